@@ -2,7 +2,9 @@
 
 TFDS tasks run through `lrsim.tasks.testing.mock_prepared_dataset`: the dataset looks
 prepared in a temporary data_dir (metadata only) and `tfds.testing.mock_data` generates
-random examples, so the tasks load it by their real path with download=False.
+random examples, so the tasks load it by their real path with download=False. The mock
+replaces TFDS's file reader; tiny datasets written as real TFRecord shards
+(`write_fake_dataset`) check the reader path and the seeded file order.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from lrsim.tasks import ImageTask, SimCLRTask, Task, get_task
-from lrsim.tasks.testing import mock_prepared_dataset
+from lrsim.tasks.testing import mock_prepared_dataset, write_fake_dataset
 
 MOCK_EXAMPLES = 48
 BATCH = 8
@@ -186,3 +188,43 @@ def test_download_true_prepares_the_dataset(tmp_path: Path) -> None:
         download_and_prepare.assert_called_once()
         assert isinstance(task, ImageTask)
         assert task.num_train_examples == MOCK_EXAMPLES
+
+
+#: TFDS tasks read from real (random) TFRecord files: one per reader path (PNG, JPEG, audio)
+REAL_FILE_CASES: dict[str, tuple[str, dict]] = {
+    "cifar10": ("cifar10", {}),
+    "imagenet": ("imagenet2012", {"image_size": 32}),
+    "audio_words": ("speech_commands", {}),
+}
+SHARD = 8
+SHARDS = 3
+
+
+@pytest.mark.parametrize("name", REAL_FILE_CASES)
+def test_real_tfds_files_are_read_in_an_order_drawn_from_the_seed(tmp_path: Path, name: str) -> None:
+    dataset, options = REAL_FILE_CASES[name]
+    write_fake_dataset(dataset, tmp_path, examples_per_shard=SHARD, num_shards=SHARDS)
+    stored = [int(e["label"]) for e in tfds.builder(dataset, data_dir=str(tmp_path)).as_dataset(split="train")]
+    shards = sorted(tuple(stored[i * SHARD:(i + 1) * SHARD]) for i in range(SHARDS))
+    with mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", side_effect=AssertionError("no")):
+        task = get_task(name, data_dir=tmp_path, **options)
+        files_only = get_task(name, data_dir=tmp_path, shuffle_buffer=1, **options)
+    assert (task.num_train_examples, task.num_test_examples) == (SHARD * SHARDS, SHARD * SHARDS)
+
+    # With a shuffle buffer of one, an epoch is the shards, whole, in an order drawn from the seed.
+    file_orders = set()
+    for seed in range(6):
+        labels = labels_of(files_only, seed, 0)
+        blocks = tuple(tuple(labels[i * SHARD:(i + 1) * SHARD]) for i in range(SHARDS))
+        assert sorted(blocks) == shards
+        file_orders.add(blocks)
+    assert len(file_orders) > 1
+
+    tf.random.set_seed(1)
+    first = epoch_arrays(task, dataset_seed=5, epoch=0)
+    tf.random.set_seed(2)
+    assert same(epoch_arrays(task, dataset_seed=5, epoch=0), first)
+    assert not same(epoch_arrays(task, dataset_seed=6, epoch=0), first)
+    assert sorted(labels_of(task, 5, 0)) == sorted(stored)
+    assert task.probe_inputs(PROBES, seed=0).shape == (PROBES, *task.input_shape)
+    assert 0.0 <= task.evaluate(tiny_model(task), batch_size=16) <= 1.0

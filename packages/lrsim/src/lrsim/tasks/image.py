@@ -10,6 +10,7 @@ linear probe of SimCLR) and `train_view` (the supervised training augmentation).
 from __future__ import annotations
 
 import math
+import os
 from abc import abstractmethod
 from typing import Any, ClassVar, Literal
 
@@ -100,8 +101,9 @@ class ImageTask(Task):
 class TFDSImageTask(ImageTask):
     """An image classification dataset read through tensorflow-datasets.
 
-    The training split is read with its files shuffled and through a shuffle buffer of
-    still-encoded images, both seeded by (dataset_seed, epoch); images are decoded after.
+    Each epoch reads the training files in an order drawn from (dataset_seed, epoch), then
+    shuffles still-encoded images in blocks of `shuffle_buffer` by a permutation drawn from
+    the same pair; images are decoded after. Held-out data is read in stored order.
     """
 
     #: TFDS name, e.g. "cifar10", "imagenet_resized/32x32"
@@ -109,7 +111,7 @@ class TFDSImageTask(ImageTask):
     #: TFDS split names of the training and the held-out data
     splits: ClassVar[dict[str, str]] = {"train": "train", "test": "test"}
 
-    def __init__(self, *, data_dir: str | None, download: bool, shuffle_buffer: int,
+    def __init__(self, *, data_dir: str | os.PathLike[str] | None, download: bool, shuffle_buffer: int,
                  eval_examples: int | None) -> None:
         if shuffle_buffer < 1:
             raise ValueError(f"shuffle_buffer must be a positive integer, got {shuffle_buffer!r}")
