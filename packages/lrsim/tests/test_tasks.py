@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -88,7 +89,7 @@ def test_simclr_options_go_to_simclr_and_the_rest_to_the_image_task() -> None:
 
 
 @pytest.fixture
-def tasks_no_download() -> mock.MagicMock:
+def tasks_no_download() -> Iterator[mock.MagicMock]:
     """Fails the test if anything asks TFDS to download."""
     with mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare",
                            side_effect=AssertionError("lrsim must not download unless asked")) as patched:
