@@ -157,6 +157,7 @@ def test_recorded_layers_are_credit_layers_called_once_whose_call_is_the_forward
     values = probe(x, training=False)
     for layer, inp, out in zip(layers, values[0::2], values[1::2], strict=True):
         np.testing.assert_allclose(layer.call(inp).numpy(), out.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(layer.forward(inp).numpy(), out.numpy(), rtol=1e-5, atol=1e-6)
         assert layer.feedback is not None
 
 

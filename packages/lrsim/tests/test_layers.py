@@ -147,6 +147,40 @@ def test_fa_feedback_matrix_is_bit_identical_after_many_training_steps(kind):
     assert not np.allclose(w0, w1)  # W did learn
 
 
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_forward_has_call_values_and_the_true_jacobian_while_call_differentiates_through_b(kind):
+    if kind == "dense":
+        layer = FeedbackDense(4, activation="relu", credit=FeedbackAlignment())
+        x = _normal(6, 5)
+    else:
+        layer = FeedbackConv2D(3, 3, strides=2, padding="fixed", activation="relu", credit=FeedbackAlignment())
+        x = _normal(2, 6, 6, 2)
+    reference = (
+        keras.layers.Dense(4, activation="relu")
+        if kind == "dense"
+        else keras.layers.Conv2D(3, 3, strides=2, activation="relu")
+    )
+    y = layer(x)
+    dy = _normal(*y.shape)
+    np.testing.assert_array_equal(layer.forward(x).numpy(), y.numpy())
+    xt = tf.constant(x)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(xt)
+        via_call, via_forward = layer.call(xt), layer.forward(xt)
+        padded = tf.pad(xt, [[0, 0], [1, 1], [1, 1], [0, 0]]) if kind == "conv" else xt
+        reference.build(padded.shape)
+        reference.set_weights([layer.kernel.numpy(), layer.bias.numpy()])
+        via_reference = reference(padded)
+    grads = [
+        tape.gradient(out, xt, output_gradients=tf.constant(dy)).numpy()
+        for out in (via_call, via_forward, via_reference)
+    ]
+    np.testing.assert_allclose(grads[1], grads[2], rtol=1e-5, atol=1e-6)  # forward: true Jacobian
+    assert np.linalg.norm(grads[0] - grads[2]) > 0.5 * np.linalg.norm(grads[2])  # call: through B
+    with pytest.raises(ValueError, match="not built"):
+        FeedbackDense(2).forward(x)
+
+
 # ---------------------------------------------------------------------------- backprop: TF's own autodiff
 
 

@@ -199,3 +199,24 @@ def test_config_refuses_bad_values_with_the_fix(digits_subset):
         TrainConfig("knet4", "fa", epochs=1, schedule="linear")
     with pytest.raises(ValueError, match="lower batch_size"):
         Trainer(digits_subset(16), TrainConfig("knet4", "fa", epochs=1, batch_size=32))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_every_rule_trains_every_architecture(digits_subset, architecture, rule):
+    trainer = Trainer(
+        digits_subset(320),
+        TrainConfig(architecture, rule, epochs=1, batch_size=32, width=0.125, dataset_seed=0, schedule="constant"),
+    )
+    kernels = [r.layer.kernel for r in trainer.network.recorded]
+    feedback_before = [v.numpy().copy() for v in trainer.network.feedback_variables]
+    kernels_before = [v.numpy().copy() for v in kernels]
+    result = trainer.fit()
+    assert result.status == "complete" and math.isfinite(result.final_loss)
+    # every recorded layer learns (batch-norm scales may move by less than float32 resolves)
+    for before, v in zip(kernels_before, kernels, strict=True):
+        assert not np.array_equal(before, v.numpy()), v.path
+    learned = trainer.rule.credit.feedback_trainable
+    for before, v in zip(feedback_before, trainer.network.feedback_variables, strict=True):
+        assert np.array_equal(before, v.numpy()) != learned, v.path

@@ -12,10 +12,12 @@ Kernel shapes: a dense layer has W of shape (d_in, d_out) and B of shape (d_out,
 convolution has W and B both of shape (kh, kw, c_in, c_out), and the error goes back through
 the transposed convolution with B.
 
-A layer's `call` is its whole forward function (padding, linear op, bias, activation), so
-`layer.call(x)` differentiated with respect to `x` is the layer-wise activity change of the
-observables. Layer-local losses are only added when the layer is called with
-``training=True``.
+A layer's `call` is its whole forward function (padding, linear op, bias, activation).
+Differentiating `layer.call(x)` with respect to `x` goes through the rule's backward pass
+(through B under FA, IA and KP), as the original study's `tf.gradients` through its custom
+ops did; `layer.forward(x)` computes the same values with TensorFlow's own gradients, whose
+derivative is the true Jacobian dy/dx whatever the rule. Layer-local losses are only added
+when the layer is called with ``training=True``.
 """
 
 from __future__ import annotations
@@ -334,17 +336,32 @@ class _FeedbackLayer(keras.layers.Layer):
         return kernel_shape
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        """The forward function; its gradient with respect to `inputs` is the rule's (through B)."""
         x = self._prepare(tf.convert_to_tensor(inputs))
         kernel = tf.convert_to_tensor(self.kernel)
         uses_feedback = self.credit.uses_feedback
         feedback = tf.convert_to_tensor(self.feedback) if uses_feedback else self._backprop_feedback(kernel)
         projection = self._linear(x, kernel, feedback)
-        if training and self.credit.uses_feedback:
+        if training and uses_feedback:
             loss = self.credit.local_loss(
                 x, kernel, feedback, projection, self._ops(), kernel_l2_coefficient(self.kernel_regularizer)
             )
             if loss is not None:
                 self.add_loss(loss)
+        return self._finish(projection)
+
+    def forward(self, inputs: tf.Tensor) -> tf.Tensor:
+        """The same forward function with TensorFlow's own gradients (inference mode).
+
+        Same values as `call`, but differentiating it gives the true Jacobian dy/dx whatever
+        the rule, where differentiating `call` sends the error through B as the rule does.
+        """
+        if not self.built:
+            raise ValueError(f"layer {self.name!r} is not built yet; call it on an input (or build it) first")
+        x = self._prepare(tf.convert_to_tensor(inputs))
+        return self._finish(self._ops().forward(x, tf.convert_to_tensor(self.kernel)))
+
+    def _finish(self, projection: tf.Tensor) -> tf.Tensor:
         outputs = projection
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, tf.convert_to_tensor(self.bias))
