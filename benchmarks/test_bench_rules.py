@@ -5,7 +5,10 @@ ResNet-18 at width 1/8, batch 128, 32x32x3 inputs, 10 classes: the compiled trai
 optimizer update). Targets (issue 3): fa <= 1.2x, ia <= 2.0x, kp <= 2.0x sgdm's median.
 
 Each rule's rounds are interleaved with sgdm rounds (pytest-benchmark's untimed `setup`
-runs one timed sgdm step before every round), so both medians see the same machine load.
+runs one timed sgdm step just before every round). The asserted ratio is the median over
+rounds of (rule step / the sgdm step just before it): on a shared machine load drifts
+between rounds, and each pair sees nearly the same load. The ratio of the two medians is
+reported beside it.
 """
 
 from __future__ import annotations
@@ -72,12 +75,21 @@ def test_step_time_relative_to_sgdm(benchmark, steps, rule):
 
     loss = benchmark.pedantic(steps[rule], setup=time_sgdm_step, rounds=ROUNDS, iterations=1)
     assert np.isfinite(loss)
-    ratio = benchmark.stats.stats.median / float(np.median(baseline))
-    benchmark.extra_info.update(sgdm_median_s=float(np.median(baseline)), ratio_to_sgdm=round(ratio, 3))
+    rule_times = np.array(benchmark.stats.stats.data)
+    sgdm_times = np.array(baseline)
+    assert len(rule_times) == len(sgdm_times) == ROUNDS
+    ratio = float(np.median(rule_times / sgdm_times))
+    ratio_of_medians = float(np.median(rule_times) / np.median(sgdm_times))
+    benchmark.extra_info.update(
+        sgdm_median_s=float(np.median(sgdm_times)),
+        ratio_to_sgdm=round(ratio, 3),
+        ratio_of_medians=round(ratio_of_medians, 3),
+    )
     target = TARGETS.get(rule)
     print(
-        f"\n{rule} step: median {benchmark.stats.stats.median * 1e3:.0f} ms, sgdm {np.median(baseline) * 1e3:.0f} ms, "
-        f"ratio {ratio:.2f}" + (f" (target <= {target})" if target else " (no target)")
+        f"\n{rule} step: median {np.median(rule_times) * 1e3:.0f} ms, sgdm {np.median(sgdm_times) * 1e3:.0f} ms; "
+        f"paired ratio {ratio:.2f}, ratio of medians {ratio_of_medians:.2f}"
+        + (f" (target <= {target})" if target else " (no target)")
     )
     if target is not None:
         assert ratio <= target

@@ -197,7 +197,8 @@ class CreditAssignment:
         return cls(**config)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()  # type: ignore[attr-defined]
+        same_type = isinstance(other, CreditAssignment) and type(other) is type(self)
+        return same_type and other.get_config() == self.get_config()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
@@ -517,10 +518,10 @@ class FeedbackConv2D(_FeedbackLayer):
 
 
 def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
-    pair = (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
-    if len(pair) != 2 or min(pair) < 1:
+    values = [int(value)] * 2 if np.ndim(value) == 0 else [int(v) for v in value]
+    if len(values) != 2 or min(values) < 1:
         raise ValueError(f"FeedbackConv2D: {what} must be a positive int or a pair of them, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return values[0], values[1]
 
 
 def _fixed_pad(kernel: int) -> tuple[int, int]:

@@ -463,7 +463,7 @@ class Trainer:
             raise ValueError(
                 f"observe_at steps must lie in [0, {self.total_steps}] (epochs x steps per epoch), got {bad}"
             )
-        done_through = self.global_step if self._restored else -1
+        done_through = self.global_step if (self._restored or self.global_step > 0) else -1
         return sorted((s, i) for i, s in enumerate(steps) if s > done_through)
 
     def _observe(self, pending: list[tuple[int, int]], on_observe: Callable[[int, int, float], None] | None) -> None:

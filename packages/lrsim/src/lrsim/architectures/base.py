@@ -217,4 +217,4 @@ def _check_input_shape(architecture: str, input_shape: Sequence[int]) -> tuple[i
             f"{architecture}: input_shape must be (height, width, channels) of positive integers, "
             f"channels last (e.g. (32, 32, 3), (8, 8, 1), (frames, mels, 1)); got {input_shape!r}"
         )
-    return tuple(int(d) for d in shape)  # type: ignore[return-value]
+    return int(shape[0]), int(shape[1]), int(shape[2])
