@@ -161,8 +161,10 @@ def test_ia_b_update_does_not_depend_on_the_task_error():
 
 
 def test_ia_aligns_b_with_w_over_a_short_digits_run_while_fa_leaves_the_angle_near_90(short_run):
-    # measured (resnet18 width 1/8, 3 epochs of batch 32): IA mean angle 90.6 -> ~84 degrees,
-    # early layers to ~70-75; FA moves by ~0.2 degrees (only W moves).
+    # measured (resnet18 width 1/8, 3 epochs of batch 32, seed 0): IA mean angle 90.8 -> 81.9
+    # degrees, 17 of 22 layers down by more than 1 degree, the lowest at 63; FA 90.8 -> 90.6
+    # (only W moves). Thresholds: IA mean down > 3 degrees with a third of the layers down > 1;
+    # FA mean moves < 1 degree.
     ia = short_run("resnet18", "ia")
     fa = short_run("resnet18", "fa")
     np.testing.assert_array_equal(ia.angles_before, fa.angles_before)  # same seed, same B at start

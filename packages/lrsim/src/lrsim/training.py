@@ -6,8 +6,15 @@ credit assignment, and hands (gradient, variable) pairs to the rule's stock opti
 
 Determinism: TensorFlow op determinism is switched on; the model seed fixes every initializer
 and dropout seed; the dataset seed fixes the data order through
-`task.train_batches(batch_size, dataset_seed, epoch)`. A seed given as None is drawn once at
-the start of the run and recorded in the result and in every checkpoint.
+`task.train_batches(batch_size, dataset_seed, epoch)`, epochs counted from 0. A seed given as
+None is drawn once at the start of the run and recorded in the result and in every checkpoint.
+
+Usage::
+
+    trainer = Trainer(task, TrainConfig("knet4", "ia", epochs=10, batch_size=128, width=0.5),
+                      checkpoint_dir="runs/knet4-ia")    # resumes if the directory holds a run
+    trainer.network.recorded                             # what the observables measure
+    result = trainer.fit(observe_at=[0, 50, 100], on_observe=measure, on_progress=bar)
 
 Learning rate: ``lr = base * batch_size / 256`` (the linear scaling rule, Goyal et al. 2017),
 with `base` from `BASE_LEARNING_RATES` for the architecture and the rule's optimizer family,
