@@ -1,0 +1,11 @@
+"""sgdm: backpropagation + SGD with momentum 0.9 (Sutskever et al. 2013)."""
+
+from __future__ import annotations
+
+from lrsim.layers import Backprop
+from lrsim.rules.base import LearningRule
+
+
+def rule() -> LearningRule:
+    """Backprop credit assignment (W^T) with SGD, momentum 0.9."""
+    return LearningRule("sgdm", Backprop(), "sgd_momentum")

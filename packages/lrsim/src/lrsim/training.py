@@ -1,0 +1,520 @@
+"""The training loop: one learning rule, one architecture, one task, deterministic and resumable.
+
+A custom `tf.function` step (no `model.fit`) computes the task loss plus every layer-local
+loss (the rule's B updates) and weight decay, takes their gradients with the rule's custom
+credit assignment, and hands (gradient, variable) pairs to the rule's stock optimizer.
+
+Determinism: TensorFlow op determinism is switched on; the model seed fixes every initializer
+and dropout seed; the dataset seed fixes the data order through
+`task.train_batches(batch_size, dataset_seed, epoch)`, epochs counted from 0. A seed given as
+None is drawn once at the start of the run and recorded in the result and in every checkpoint.
+
+Usage::
+
+    trainer = Trainer(task, TrainConfig("knet4", "ia", epochs=10, batch_size=128, width=0.5),
+                      checkpoint_dir="runs/knet4-ia")    # resumes if the directory holds a run
+    trainer.network.recorded                             # what the observables measure
+    result = trainer.fit(observe_at=[0, 50, 100], on_observe=measure, on_progress=bar)
+
+Learning rate: ``lr = base * batch_size / 256`` (the linear scaling rule, Goyal et al. 2017),
+with `base` from `BASE_LEARNING_RATES` for the architecture and the rule's optimizer family,
+then a schedule over the run's steps: "constant", "step" (x0.1 after 30%, 60% and 90% of the
+steps) or "cosine" (to zero at the last step).
+
+Checkpoints (`lrsim.checkpoints`) are written at the end of every epoch, after the
+observation hooks of that step have run; a run that finds one resumes from it exactly (same
+weights, B, optimizer slots, schedule position, seed-generator states and data order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import lrsim
+from lrsim.architectures import ARCHITECTURES, Network, build_network
+from lrsim.checkpoints import (
+    CheckpointError,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from lrsim.rules import RULES, get_rule
+from lrsim.tasks.base import Task
+
+__all__ = [
+    "BASE_LEARNING_RATES",
+    "REFERENCE_BATCH_SIZE",
+    "SCHEDULES",
+    "Progress",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "learning_rate",
+    "learning_rate_schedule",
+    "make_train_step",
+    "train",
+]
+
+#: the batch size at which BASE_LEARNING_RATES apply
+REFERENCE_BATCH_SIZE = 256
+
+#: Base learning rate at batch size 256, per architecture and optimizer family.
+#:
+#: ResNets: 0.1 for SGD with momentum (He et al. 2016). AlexNets: 0.01 at batch 128 in
+#: Krizhevsky et al. 2012, i.e. 0.02 at 256. KNets: Caffe's cifar10_full uses 0.001 at batch
+#: 100 over 60,000 iterations on raw 0-255 pixels; on unit-scale inputs and short schedules
+#: 0.1 lets every rule learn the 8x8 digits in 8 epochs of batch 32 (the lrsim tests), while
+#: 0.4 makes FA and IA diverge. Adam: 1e-3 (Kingma and Ba 2014) for the ResNets and KNets,
+#: 1e-4 for the AlexNets, whose SGD rate is 5x lower than the ResNets'.
+BASE_LEARNING_RATES: dict[str, dict[str, float]] = {
+    "resnet18": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "resnet18v2": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "resnet34": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "resnet34v2": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "alexnet": {"sgd_momentum": 0.02, "adam": 1e-4},
+    "alexnet_lrn": {"sgd_momentum": 0.02, "adam": 1e-4},
+    "knet4": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "knet4_lrn": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "knet5": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "knet5_lrn": {"sgd_momentum": 0.1, "adam": 1e-3},
+}
+
+SCHEDULES = ("constant", "step", "cosine")
+_STEP_FRACTIONS = (0.3, 0.6, 0.9)
+
+
+def learning_rate(architecture: str, optimizer: str, batch_size: int, base_learning_rate: float | None = None) -> float:
+    """``base * batch_size / 256``, base from the table unless `base_learning_rate` is given."""
+    if base_learning_rate is None:
+        if architecture not in BASE_LEARNING_RATES:
+            raise KeyError(
+                f"no base learning rate for architecture {architecture!r}; add it to "
+                "lrsim.training.BASE_LEARNING_RATES or pass base_learning_rate"
+            )
+        base = BASE_LEARNING_RATES[architecture][optimizer]
+    else:
+        base = float(base_learning_rate)
+    return base * batch_size / REFERENCE_BATCH_SIZE
+
+
+def learning_rate_schedule(
+    name: str, initial: float, total_steps: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate as a function of the optimizer's step count over `total_steps`."""
+    if name == "constant":
+        return initial
+    if name == "step":
+        boundaries = sorted({round(f * total_steps) for f in _STEP_FRACTIONS} - {0})
+        if not boundaries:
+            return initial
+        values = [initial * 0.1**i for i in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    if name == "cosine":
+        return keras.optimizers.schedules.CosineDecay(initial, decay_steps=max(total_steps, 1))
+    raise ValueError(f"unknown learning-rate schedule {name!r}; choose one of {SCHEDULES}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train: everything that determines the run's trajectory, plus bookkeeping.
+
+    `base_learning_rate` is at batch size 256 (None: `BASE_LEARNING_RATES`). Seeds set to
+    None are drawn at the start and recorded. `rule_options` and `architecture_options` are
+    keyword arguments of `get_rule` and `build_network` (JSON values).
+    """
+
+    architecture: str
+    rule: str
+    epochs: int
+    batch_size: int = 256
+    width: float = 1.0
+    model_seed: int | None = 0
+    dataset_seed: int | None = None
+    base_learning_rate: float | None = None
+    schedule: str = "step"
+    rule_options: Mapping[str, Any] = field(default_factory=dict)
+    architecture_options: Mapping[str, Any] = field(default_factory=dict)
+    #: evaluate the task metric every this many epochs (the last epoch always)
+    evaluate_every: int = 1
+    #: checkpoints kept on disk (newest first)
+    keep_checkpoints: int = 2
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise KeyError(f"unknown architecture {self.architecture!r}; known: {', '.join(ARCHITECTURES)}")
+        if self.rule not in RULES:
+            raise KeyError(f"unknown learning rule {self.rule!r}; known: {', '.join(RULES)}")
+        for name in ("epochs", "batch_size", "evaluate_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("model_seed", "dataset_seed"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | np.integer) or value < 0):
+                raise ValueError(f"TrainConfig.{name} must be a non-negative integer or None, got {value!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"TrainConfig.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.base_learning_rate is not None and not float(self.base_learning_rate) > 0:
+            raise ValueError(f"TrainConfig.base_learning_rate must be > 0 or None, got {self.base_learning_rate!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the configuration."""
+        out = dataclasses.asdict(self)
+        out["rule_options"] = dict(self.rule_options)
+        out["architecture_options"] = dict(self.architecture_options)
+        return out
+
+
+# fields that do not change the trajectory, so a resumed run may set them differently
+_BOOKKEEPING = ("evaluate_every", "keep_checkpoints", "model_seed", "dataset_seed")
+
+
+class Progress(NamedTuple):
+    """What the progress callback receives."""
+
+    epoch: float  # training progress in epochs (global step / steps per epoch)
+    step: int  # global step (optimizer updates so far)
+    total_steps: int
+    loss: float  # mean task loss over the steps since the last report
+    metric: float | None  # latest task metric (None before the first evaluation)
+    eta_seconds: float  # estimated time to the end of the run
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a run ended."""
+
+    status: str  # "complete" | "diverged"
+    status_detail: str
+    final_loss: float | None  # mean task loss of the last epoch (the non-finite value if diverged)
+    final_metric: float | None
+    metric_name: str
+    model_seed: int
+    dataset_seed: int
+    epochs_completed: int
+    global_step: int
+    learning_rate: float  # initial learning rate after batch-size scaling
+    history: tuple[dict[str, Any], ...]  # per epoch: epoch, step, loss, metric
+
+
+def make_train_step(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss_fn: Callable[[keras.Model, Any], tf.Tensor],
+) -> Callable[[Any], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
+    """A compiled step: gradients of task loss + `model.losses`, applied by `optimizer`.
+
+    `model.losses` holds the layer-local losses of learned backward kernels and the weight
+    decay. Returns (task loss, total loss, per-variable all-finite flags of the gradients).
+    """
+    variables = list(model.trainable_variables)
+
+    @tf.function(reduce_retracing=True)
+    def step(batch):
+        with tf.GradientTape() as tape:
+            task_loss = loss_fn(model, batch)
+            extra = model.losses
+            total = task_loss + tf.add_n(extra) if extra else task_loss
+        grads = tape.gradient(total, variables)
+        missing = [v.path for v, g in zip(variables, grads, strict=True) if g is None]
+        if missing:
+            raise ValueError(f"no gradient reaches the trainable variables {missing}; is every layer used by the loss?")
+        finite = tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        optimizer.apply(grads, variables)
+        return task_loss, total, finite
+
+    return step
+
+
+class Trainer:
+    """Trains `task` with one rule and architecture; resumes from `checkpoint_dir` if it can.
+
+    The network is built (and, when resuming, restored) on construction, so
+    `trainer.network` can be measured before `fit` runs. A run interrupted (KeyboardInterrupt
+    or a killed process) resumes by constructing a new Trainer on the same directory.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        config: TrainConfig,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = True,
+    ) -> None:
+        tf.config.experimental.enable_op_determinism()
+        self.task = task
+        self.config = config
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.rule = get_rule(config.rule, **dict(config.rule_options))
+
+        state = None
+        found = latest_checkpoint(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        if found is not None:
+            if not resume:
+                raise FileExistsError(
+                    f"{self.checkpoint_dir} already holds checkpoints of a run ({found.name}); pass resume=True "
+                    "to continue it, or choose an empty directory"
+                )
+            state = load_checkpoint(found)
+            self._check_resumable(found, state[1])
+
+        meta = state[1] if state is not None else {}
+        self.model_seed = int(meta.get("model_seed", _seed_or_draw(config.model_seed)))
+        self.dataset_seed = int(meta.get("dataset_seed", _seed_or_draw(config.dataset_seed)))
+
+        self.steps_per_epoch = int(task.steps_per_epoch(config.batch_size))
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"task {task.name!r} has no full batch of {config.batch_size} examples per epoch; lower batch_size"
+            )
+        self.total_steps = config.epochs * self.steps_per_epoch
+
+        self.network: Network = build_network(
+            config.architecture,
+            tuple(task.input_shape),
+            task.num_outputs,
+            width=config.width,
+            credit=self.rule.credit,
+            seed=self.model_seed,
+            **dict(config.architecture_options),
+        )
+        self.model = self.network.model
+        self.learning_rate = learning_rate(
+            config.architecture, self.rule.optimizer, config.batch_size, config.base_learning_rate
+        )
+        self.optimizer = self.rule.make_optimizer(
+            learning_rate_schedule(config.schedule, self.learning_rate, self.total_steps)
+        )
+        self.optimizer.build(self.model.trainable_variables)
+        self._step = make_train_step(self.model, self.optimizer, lambda m, b: task.loss(m, b, training=True))
+
+        self.global_step = 0
+        self.epochs_completed = 0
+        self.history: list[dict[str, Any]] = []
+        self._restored = state is not None
+        if state is not None:
+            self._restore(found, *state)
+
+    # ------------------------------------------------------------------ state
+
+    def _variables(self) -> dict[str, list[keras.Variable]]:
+        return {"model": list(self.model.variables), "optimizer": list(self.optimizer.variables)}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every model and optimizer variable, keyed ``model.0000``, ``optimizer.0000``..."""
+        return {
+            f"{group}.{i:04d}": np.asarray(v.numpy())
+            for group, variables in self._variables().items()
+            for i, v in enumerate(variables)
+        }
+
+    def _layout(self) -> dict[str, list[list[Any]]]:
+        """Shape and dtype of every saved variable, in order (Keras paths carry per-process
+        counters, so they are saved for reading but not compared)."""
+        return {
+            group: [[list(v.shape), str(np.dtype(v.dtype))] for v in variables]
+            for group, variables in self._variables().items()
+        }
+
+    def _check_resumable(self, path: Path, meta: Mapping[str, Any]) -> None:
+        saved = meta.get("config", {})
+        current = self.config.to_dict()
+        differ = sorted(
+            key for key in set(saved) | set(current) if key not in _BOOKKEEPING and saved.get(key) != current.get(key)
+        )
+        for key in ("model_seed", "dataset_seed"):
+            if current[key] is not None and current[key] != meta.get(key):
+                differ.append(key)
+        if differ:
+            details = ", ".join(
+                f"{k}: checkpoint {saved.get(k, meta.get(k))!r} vs now {current.get(k)!r}" for k in differ
+            )
+            raise CheckpointError(
+                f"checkpoint {path} belongs to a different run ({details}); use another checkpoint directory "
+                "or the same configuration"
+            )
+
+    def _restore(self, path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        if meta.get("layout") != self._layout():
+            raise CheckpointError(
+                f"checkpoint {path}: its variables do not match the network and optimizer built for this "
+                "configuration (different lrsim version?); resume it with the release that wrote it"
+            )
+        for group, variables in self._variables().items():
+            for i, v in enumerate(variables):
+                v.assign(arrays[f"{group}.{i:04d}"])
+        self.global_step = int(meta["global_step"])
+        self.epochs_completed = int(meta["epochs_completed"])
+        self.history = list(meta.get("history", []))
+
+    def save(self) -> Path:
+        """Write the checkpoint of the current epoch boundary (atomically)."""
+        if self.checkpoint_dir is None:
+            raise ValueError("this Trainer has no checkpoint_dir")
+        meta = {
+            "producer": {"name": "lrsim", "version": lrsim.__version__},
+            "config": self.config.to_dict(),
+            "model_seed": self.model_seed,
+            "dataset_seed": self.dataset_seed,
+            "epochs_completed": self.epochs_completed,
+            "global_step": self.global_step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "history": self.history,
+            "layout": self._layout(),
+            "paths": {group: [v.path for v in variables] for group, variables in self._variables().items()},
+        }
+        path = save_checkpoint(self.checkpoint_dir, self.epochs_completed, self.state_arrays(), meta)
+        prune_checkpoints(self.checkpoint_dir, self.config.keep_checkpoints)
+        return path
+
+    # ------------------------------------------------------------------ training
+
+    def fit(
+        self,
+        observe_at: Sequence[int] = (),
+        on_observe: Callable[[int, int, float], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        progress_every: int = 10,
+    ) -> TrainResult:
+        """Train to the configured number of epochs (from where a checkpoint left off).
+
+        `observe_at`: global steps (0 = before any update, up to `total_steps`) at which
+        `on_observe(index, global_step, epoch)` runs, `index` being the position in
+        `observe_at` and `epoch` the fractional training progress; a step may fall
+        mid-epoch. A resumed run skips the steps its checkpoint already passed.
+        `on_progress(Progress)` runs every `progress_every` steps and at the end of every
+        epoch. A non-finite loss or gradient stops the run with status "diverged" (the
+        network keeps the weights of the diverging step; the last checkpoint is intact).
+        """
+        pending = self._pending_observations(observe_at, on_observe)
+        if progress_every < 1:
+            raise ValueError(f"progress_every must be a positive integer, got {progress_every!r}")
+        metric = self.history[-1]["metric"] if self.history else None
+        start_time, start_step = time.perf_counter(), self.global_step
+        window: list[float] = []
+
+        def report() -> None:
+            if on_progress is None:
+                return
+            done = self.global_step - start_step
+            elapsed = time.perf_counter() - start_time
+            eta = elapsed / done * (self.total_steps - self.global_step) if done else math.nan
+            loss = float(np.mean(window)) if window else math.nan
+            on_progress(
+                Progress(self.global_step / self.steps_per_epoch, self.global_step, self.total_steps, loss, metric, eta)
+            )
+            window.clear()
+
+        self._observe(pending, on_observe)
+        for epoch in range(self.epochs_completed, self.config.epochs):
+            losses: list[float] = []
+            for batch in self.task.train_batches(self.config.batch_size, self.dataset_seed, epoch):
+                if len(losses) == self.steps_per_epoch:
+                    raise RuntimeError(
+                        f"task {self.task.name!r} yielded more than steps_per_epoch={self.steps_per_epoch} "
+                        f"batches in epoch {epoch}; its train_batches breaks the Task contract"
+                    )
+                task_loss, total_loss, finite = self._step(batch)
+                self.global_step += 1
+                diverged = self._divergence(float(task_loss), float(total_loss), finite.numpy())
+                if diverged is not None:
+                    return self._result("diverged", diverged, float(task_loss), None)
+                losses.append(float(task_loss))
+                window.append(float(task_loss))
+                self._observe(pending, on_observe)
+                if self.global_step % progress_every == 0 and len(losses) < self.steps_per_epoch:
+                    report()
+            if len(losses) != self.steps_per_epoch:
+                raise RuntimeError(
+                    f"task {self.task.name!r} yielded {len(losses)} batches in epoch {epoch}, not "
+                    f"steps_per_epoch={self.steps_per_epoch}; its train_batches breaks the Task contract"
+                )
+            self.epochs_completed = epoch + 1
+            last = self.epochs_completed == self.config.epochs
+            if last or self.epochs_completed % self.config.evaluate_every == 0:
+                metric = float(self.task.evaluate(self.model))
+            self.history.append(
+                {
+                    "epoch": self.epochs_completed,
+                    "step": self.global_step,
+                    "loss": float(np.mean(losses)),
+                    "metric": metric,
+                }
+            )
+            if self.checkpoint_dir is not None:
+                self.save()
+            report()
+        final_loss = self.history[-1]["loss"] if self.history else None
+        return self._result("complete", f"trained {self.config.epochs} epochs", final_loss, metric)
+
+    def _pending_observations(
+        self, observe_at: Sequence[int], on_observe: Callable[[int, int, float], None] | None
+    ) -> list[tuple[int, int]]:
+        steps = [int(s) for s in observe_at]
+        if steps and on_observe is None:
+            raise ValueError("observe_at was given without an on_observe callback")
+        bad = [s for s in steps if not 0 <= s <= self.total_steps]
+        if bad:
+            raise ValueError(
+                f"observe_at steps must lie in [0, {self.total_steps}] (epochs x steps per epoch), got {bad}"
+            )
+        done_through = self.global_step if (self._restored or self.global_step > 0) else -1
+        return sorted((s, i) for i, s in enumerate(steps) if s > done_through)
+
+    def _observe(self, pending: list[tuple[int, int]], on_observe: Callable[[int, int, float], None] | None) -> None:
+        while pending and pending[0][0] == self.global_step:
+            step, index = pending.pop(0)
+            assert on_observe is not None
+            on_observe(index, step, step / self.steps_per_epoch)
+
+    def _divergence(self, task_loss: float, total_loss: float, finite: np.ndarray) -> str | None:
+        where = f"at step {self.global_step} (epoch {self.global_step / self.steps_per_epoch:.3f})"
+        if not math.isfinite(task_loss):
+            return f"task loss became {task_loss} {where}"
+        if not math.isfinite(total_loss):
+            return f"layer-local or weight-decay loss became {total_loss} {where} (task loss {task_loss:.4g})"
+        if not finite.all():
+            names = [v.path for v, ok in zip(self.model.trainable_variables, finite, strict=True) if not ok]
+            return f"non-finite gradient for {', '.join(names)} {where}"
+        return None
+
+    def _result(self, status: str, detail: str, final_loss: float | None, metric: float | None) -> TrainResult:
+        return TrainResult(
+            status=status,
+            status_detail=detail,
+            final_loss=final_loss,
+            final_metric=metric,
+            metric_name=self.task.metric_name,
+            model_seed=self.model_seed,
+            dataset_seed=self.dataset_seed,
+            epochs_completed=self.epochs_completed,
+            global_step=self.global_step,
+            learning_rate=self.learning_rate,
+            history=tuple(self.history),
+        )
+
+
+def train(
+    task: Task,
+    config: TrainConfig,
+    checkpoint_dir: str | Path | None = None,
+    **fit_options: Any,
+) -> TrainResult:
+    """Build a Trainer (resuming from `checkpoint_dir` if it holds a run) and fit it."""
+    return Trainer(task, config, checkpoint_dir=checkpoint_dir).fit(**fit_options)
+
+
+def _seed_or_draw(seed: int | None) -> int:
+    return int(seed) if seed is not None else secrets.randbelow(2**31 - 1)

@@ -1,0 +1,222 @@
+"""The training loop: every rule learns, runs resume exactly, hooks fire where asked,
+divergence is reported, learning rates follow the table."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from lrsim.architectures import ARCHITECTURES
+from lrsim.checkpoints import CheckpointError, list_checkpoints, load_checkpoint
+from lrsim.rules import RULES
+from lrsim.training import (
+    BASE_LEARNING_RATES,
+    Progress,
+    TrainConfig,
+    Trainer,
+    learning_rate,
+    learning_rate_schedule,
+    train,
+)
+
+# Chance on the digits is 0.10. Measured test accuracies of these short runs (seed 0):
+#   knet4 width 1/2, 8 epochs: sgdm 0.94, adam 0.49, fa 0.56, ia 0.54, kp 0.88
+#   resnet18 width 1/8, 3 epochs: sgdm 0.94, adam 0.54, fa 0.71, ia 0.68, kp 0.65
+# (adam is slowest: 1e-3 x 32/256 = 1.25e-4). Threshold: 3x chance.
+LEARNS_ABOVE = 0.30
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("architecture", ["knet4", "resnet18"])
+def test_every_rule_learns_digits_well_above_chance_in_a_short_cpu_run(short_run, architecture, rule):
+    run = short_run(architecture, rule)
+    assert run.result.status == "complete"
+    assert run.result.final_metric > LEARNS_ABOVE
+    assert run.result.history[-1]["loss"] < run.result.history[0]["loss"]
+
+
+def _state(trainer: Trainer) -> list[np.ndarray]:
+    return [v.numpy() for v in trainer.model.variables] + [v.numpy() for v in trainer.optimizer.variables]
+
+
+@pytest.mark.parametrize(("architecture", "rule", "width"), [("knet4", "ia", 0.25), ("alexnet", "adam", 0.0625)])
+def test_interrupted_after_epoch_k_then_resumed_equals_the_uninterrupted_run(
+    tmp_path, architecture, rule, width, digits_subset
+):
+    task = digits_subset(320)  # 10 steps of 32 per epoch
+    config = TrainConfig(architecture, rule, epochs=3, batch_size=32, width=width, model_seed=1, dataset_seed=None)
+    observe_at = [0, 5, 10, 15, 25, 30]
+
+    calls_full: list[tuple] = []
+    full = Trainer(task, config, checkpoint_dir=tmp_path / "full")
+    result_full = full.fit(observe_at=observe_at, on_observe=lambda *c: calls_full.append(c))
+
+    calls_cut: list[tuple] = []
+
+    def interrupt(index: int, step: int, epoch: float) -> None:
+        calls_cut.append((index, step, epoch))
+        if step == 15:  # mid epoch 2, after the checkpoint of epoch 1
+            raise KeyboardInterrupt
+
+    cut = Trainer(task, dataclasses.replace(config, dataset_seed=full.dataset_seed), tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        cut.fit(observe_at=observe_at, on_observe=interrupt)
+    assert [p.name for p in list_checkpoints(tmp_path / "cut")] == ["epoch-0001.npz"]
+    assert not [p for p in (tmp_path / "cut").iterdir() if p.name.startswith(".")]
+    _, meta = load_checkpoint(tmp_path / "cut" / "epoch-0001.npz")
+    assert (meta["epochs_completed"], meta["global_step"]) == (1, 10)
+
+    calls_resumed: list[tuple] = []
+    resumed = Trainer(task, config, tmp_path / "cut")
+    assert resumed.dataset_seed == full.dataset_seed  # drawn once, then read back from the checkpoint
+    assert (resumed.epochs_completed, resumed.global_step) == (1, 10)
+    result_resumed = resumed.fit(observe_at=observe_at, on_observe=lambda *c: calls_resumed.append(c))
+
+    for a, b in zip(_state(full), _state(resumed), strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+    assert result_resumed.history == result_full.history
+    assert result_resumed.final_metric == result_full.final_metric
+    assert calls_resumed == [c for c in calls_full if c[1] > 10]
+    assert calls_cut == calls_full[:4]
+
+
+def test_two_runs_with_the_same_seeds_are_bit_identical_and_the_dataset_seed_matters(digits_subset):
+    task = digits_subset(160)
+
+    def weights(dataset_seed: int) -> list[np.ndarray]:
+        trainer = Trainer(
+            task, TrainConfig("knet4", "fa", epochs=1, batch_size=32, width=0.25, dataset_seed=dataset_seed)
+        )
+        trainer.fit()
+        return [v.numpy() for v in trainer.model.trainable_variables]
+
+    a, b, c = weights(3), weights(3), weights(4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_observation_hooks_fire_at_arbitrary_steps_with_the_state_after_that_many_updates(digits_subset):
+    task = digits_subset(320)
+    trainer = Trainer(task, TrainConfig("knet4", "sgdm", epochs=2, batch_size=32, width=0.25, dataset_seed=0))
+    seen = []
+
+    def observe(index: int, step: int, epoch: float) -> None:
+        seen.append((index, step, epoch, int(trainer.optimizer.iterations.numpy())))
+
+    trainer.fit(observe_at=[0, 7, 10, 13, 20], on_observe=observe)
+    assert seen == [(0, 0, 0.0, 0), (1, 7, 0.7, 7), (2, 10, 1.0, 10), (3, 13, 1.3, 13), (4, 20, 2.0, 20)]
+    with pytest.raises(ValueError, match=r"must lie in \[0, 20\]"):
+        trainer.fit(observe_at=[21], on_observe=observe)
+    with pytest.raises(ValueError, match="without an on_observe"):
+        trainer.fit(observe_at=[1])
+
+
+def test_progress_callback_reports_epoch_step_loss_metric_and_eta(digits_subset):
+    task = digits_subset(320)
+    reports: list[Progress] = []
+    result = train(
+        task,
+        TrainConfig("knet4", "sgdm", epochs=2, batch_size=32, width=0.25, dataset_seed=0),
+        on_progress=reports.append,
+        progress_every=4,
+    )
+    assert [r.step for r in reports] == [4, 8, 10, 12, 16, 20]
+    assert [r.epoch for r in reports] == [0.4, 0.8, 1.0, 1.2, 1.6, 2.0]
+    assert all(r.total_steps == 20 and math.isfinite(r.loss) and r.eta_seconds >= 0 for r in reports)
+    assert reports[0].metric is None and reports[2].metric == result.history[0]["metric"]
+    assert reports[-1].metric == result.final_metric and reports[-1].eta_seconds == 0
+
+
+def test_a_diverging_run_stops_with_status_diverged_and_says_what_and_when(digits_subset):
+    task = digits_subset(320)
+    config = TrainConfig("knet4", "sgdm", epochs=3, batch_size=32, width=0.25, dataset_seed=0, base_learning_rate=1e6)
+    result = train(task, config)
+    assert result.status == "diverged"
+    assert "step" in result.status_detail and "epoch" in result.status_detail
+    assert any(word in result.status_detail for word in ("nan", "inf", "non-finite"))
+    assert result.global_step < 30 and result.final_metric is None
+
+
+def test_unseeded_run_draws_its_seeds_once_and_records_them(tmp_path, digits_subset):
+    task = digits_subset(64)
+    config = TrainConfig("knet4", "fa", epochs=1, batch_size=32, width=0.25, model_seed=None, dataset_seed=None)
+    result = train(task, config, checkpoint_dir=tmp_path)
+    _, meta = load_checkpoint(list_checkpoints(tmp_path)[-1])
+    assert isinstance(result.model_seed, int) and isinstance(result.dataset_seed, int)
+    assert (meta["model_seed"], meta["dataset_seed"]) == (result.model_seed, result.dataset_seed)
+    assert meta["config"]["dataset_seed"] is None
+
+
+def test_resume_refuses_a_checkpoint_of_another_run_and_resume_false_refuses_a_used_directory(tmp_path, digits_subset):
+    task = digits_subset(64)
+    config = TrainConfig("knet4", "fa", epochs=1, batch_size=32, width=0.25, dataset_seed=0)
+    train(task, config, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="rule: checkpoint 'fa' vs now 'ia'"):
+        Trainer(task, TrainConfig("knet4", "ia", epochs=1, batch_size=32, width=0.25, dataset_seed=0), tmp_path)
+    with pytest.raises(CheckpointError, match="dataset_seed"):
+        Trainer(task, TrainConfig("knet4", "fa", epochs=1, batch_size=32, width=0.25, dataset_seed=9), tmp_path)
+    with pytest.raises(FileExistsError, match="resume=True"):
+        Trainer(task, config, tmp_path, resume=False)
+    finished = Trainer(task, config, tmp_path)
+    assert finished.epochs_completed == 1 and finished.fit().status == "complete"
+
+
+def test_learning_rate_is_the_table_base_rescaled_linearly_with_batch_size(digits_subset):
+    assert learning_rate("resnet18", "sgd_momentum", 256) == BASE_LEARNING_RATES["resnet18"]["sgd_momentum"] == 0.1
+    assert learning_rate("resnet18", "sgd_momentum", 128) == pytest.approx(0.05)
+    assert learning_rate("alexnet", "adam", 512) == pytest.approx(2e-4)
+    assert learning_rate("knet4", "sgd_momentum", 64, base_learning_rate=1.0) == pytest.approx(0.25)
+    assert set(BASE_LEARNING_RATES) == set(ARCHITECTURES)
+    trainer = Trainer(digits_subset(64), TrainConfig("resnet18", "ia", epochs=1, batch_size=32, width=0.0625))
+    assert trainer.learning_rate == pytest.approx(0.1 * 32 / 256)
+
+
+def test_learning_rate_schedules_step_down_or_anneal_over_the_run():
+    assert learning_rate_schedule("constant", 0.1, 100) == 0.1
+    step = learning_rate_schedule("step", 0.1, 100)
+    assert [float(step(s)) for s in (0, 29, 31, 61, 91)] == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.0001])
+    cosine = learning_rate_schedule("cosine", 0.1, 100)
+    assert [float(cosine(s)) for s in (0, 50, 100)] == pytest.approx([0.1, 0.05, 0.0], abs=1e-7)
+    assert isinstance(step, keras.optimizers.schedules.LearningRateSchedule)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        learning_rate_schedule("exponential", 0.1, 100)
+
+
+def test_config_refuses_bad_values_with_the_fix(digits_subset):
+    with pytest.raises(KeyError, match="known: resnet18"):
+        TrainConfig("vgg", "fa", epochs=1)
+    with pytest.raises(KeyError, match="known: sgdm"):
+        TrainConfig("knet4", "backprop", epochs=1)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        TrainConfig("knet4", "fa", epochs=0)
+    with pytest.raises(ValueError, match="dataset_seed must be a non-negative integer or None"):
+        TrainConfig("knet4", "fa", epochs=1, dataset_seed=-1)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        TrainConfig("knet4", "fa", epochs=1, schedule="linear")
+    with pytest.raises(ValueError, match="lower batch_size"):
+        Trainer(digits_subset(16), TrainConfig("knet4", "fa", epochs=1, batch_size=32))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_every_rule_trains_every_architecture(digits_subset, architecture, rule):
+    trainer = Trainer(
+        digits_subset(320),
+        TrainConfig(architecture, rule, epochs=1, batch_size=32, width=0.125, dataset_seed=0, schedule="constant"),
+    )
+    kernels = [r.layer.kernel for r in trainer.network.recorded]
+    feedback_before = [v.numpy().copy() for v in trainer.network.feedback_variables]
+    kernels_before = [v.numpy().copy() for v in kernels]
+    result = trainer.fit()
+    assert result.status == "complete" and math.isfinite(result.final_loss)
+    # every recorded layer learns (batch-norm scales may move by less than float32 resolves)
+    for before, v in zip(kernels_before, kernels, strict=True):
+        assert not np.array_equal(before, v.numpy()), v.path
+    learned = trainer.rule.credit.feedback_trainable
+    for before, v in zip(feedback_before, trainer.network.feedback_variables, strict=True):
+        assert np.array_equal(before, v.numpy()) != learned, v.path
