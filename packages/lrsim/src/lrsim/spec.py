@@ -1,0 +1,105 @@
+"""What defines one run: its factors (rule, architecture, task, curriculum, seeds) and settings.
+
+The run id derives from the factors that vary in the study's grid, so it is readable
+(``digits_knet4_fa_bs128_ms0_dsnone``) and stable: a resumed sweep finds a finished run
+by its id and never duplicates it. Settings that do not enter the id (width, epochs,
+measurements...) are recorded with the run and checked on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+
+from shared_schema import MeasurementSetting
+
+DEFAULT_CHECKPOINTS = 21
+DEFAULT_PROBE_SIZE = 128
+
+
+def seed_text(seed: int | None) -> str:
+    return "none" if seed is None else str(seed)
+
+
+def parse_seed(value: object) -> int | None:
+    """A seed from a CLI or TOML value: an integer >= 0, or none/None/null for unseeded."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"a seed must be an integer >= 0 or 'none', not {value!r}")
+    try:
+        seed = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValueError(f"a seed must be an integer >= 0 or 'none', not {value!r}") from None
+    if seed < 0 or str(seed) != str(value).strip():
+        raise ValueError(f"a seed must be an integer >= 0 or 'none', not {value!r}")
+    return seed
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the virtual experiment."""
+
+    rule: str
+    architecture: str
+    task: str
+    batch_size: int
+    model_seed: int | None = None
+    dataset_seed: int | None = None
+    width: float = 1.0
+    epochs: float = 1.0
+    checkpoints: int = DEFAULT_CHECKPOINTS
+    base_lr: float | None = None  # at batch size 256; None = the architecture's default
+    measurements: tuple[str, ...] = field(default=())
+    record_units: int = 0
+    probe_size: int = DEFAULT_PROBE_SIZE
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "checkpoints", "probe_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.checkpoints < 2:
+            raise ValueError("a trajectory needs at least 2 checkpoints (initialisation and one more)")
+        if not self.width > 0:
+            raise ValueError(f"width must be > 0, got {self.width}")
+        if not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        if self.base_lr is not None and not self.base_lr > 0:
+            raise ValueError(f"the learning rate must be > 0, got {self.base_lr}")
+        if self.record_units < 0:
+            raise ValueError("record_units must be >= 0 (0 = no unit-level recording)")
+        for seed in (self.model_seed, self.dataset_seed):
+            if seed is not None and seed < 0:
+                raise ValueError(f"seeds must be >= 0 or None, got {seed}")
+        canonical = tuple(MeasurementSetting.parse(m).label for m in self.measurements)
+        object.__setattr__(self, "measurements", canonical)
+
+    @property
+    def run_id(self) -> str:
+        """Readable, stable id from the grid factors (characters safe for file names)."""
+        text = (f"{self.task}_{self.architecture}_{self.rule}_bs{self.batch_size}"
+                f"_ms{seed_text(self.model_seed)}_ds{seed_text(self.dataset_seed)}")
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", text)
+
+    @property
+    def settings(self) -> list[MeasurementSetting]:
+        return [MeasurementSetting.parse(m) for m in self.measurements]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        values = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown run settings: {', '.join(sorted(unknown))}")
+        values["measurements"] = tuple(values.get("measurements", ()))
+        return cls(**values)
+
+    def differences(self, other: RunSpec) -> list[str]:
+        """Settings that differ from another spec, as 'name: mine != theirs'."""
+        return [f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
+                for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]

@@ -1,0 +1,121 @@
+"""Sweep files (TOML): the study's grid of rules x architectures x tasks x curricula x seeds.
+
+```toml
+name = "demo"
+rules = ["sgdm", "adam", "fa", "ia"]
+batch_sizes = [32]
+model_seeds = [0]            # "none" = unseeded (the paper's None)
+dataset_seeds = ["none", 0]
+width = 0.25                 # width multiplier of every architecture
+epochs = 2
+checkpoints = 11             # observation points, evenly spaced, 0 = initialisation
+probe_size = 64
+measurements = ["units=0.1,noise=0.5"]   # simulated instruments (the ideal one is always in)
+record_units = 0
+
+[[tasks]]                    # each task with the architectures trained on it
+name = "digits"
+architectures = ["knet4", "knet5"]
+
+[learning_rates]             # base learning rate at batch size 256, per architecture
+knet4 = 0.05
+```
+Runs expand in the order tasks, architectures, rules, batch sizes, model seeds, dataset
+seeds. Unknown keys, empty lists and duplicate runs are errors naming the file and key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lrsim.spec import DEFAULT_CHECKPOINTS, DEFAULT_PROBE_SIZE, RunSpec, parse_seed
+
+TOP_KEYS = {"name", "description", "rules", "batch_sizes", "model_seeds", "dataset_seeds", "width", "epochs",
+            "checkpoints", "probe_size", "measurements", "record_units", "tasks", "learning_rates"}
+TASK_KEYS = {"name", "architectures"}
+
+
+class SweepError(ValueError):
+    """A sweep file that cannot be expanded, and why."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    description: str
+    specs: list[RunSpec]
+    source: Path
+
+
+def _list(config: dict[str, Any], key: str, file: str, default: list | None = None) -> list:
+    value = config.get(key, default)
+    if value is None:
+        raise SweepError(f"{file}: missing '{key}' (a list)")
+    if not isinstance(value, list) or not value:
+        raise SweepError(f"{file}: '{key}' must be a non-empty list, got {value!r}")
+    return value
+
+
+def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
+    """Expand a parsed sweep file into its runs."""
+    file = source.name
+    unknown = set(config) - TOP_KEYS
+    if unknown:
+        raise SweepError(f"{file}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TOP_KEYS))}")
+    rules = _list(config, "rules", file)
+    batch_sizes = _list(config, "batch_sizes", file)
+    try:
+        model_seeds = [parse_seed(s) for s in _list(config, "model_seeds", file, [0])]
+        dataset_seeds = [parse_seed(s) for s in _list(config, "dataset_seeds", file, [0])]
+    except ValueError as error:
+        raise SweepError(f"{file}: {error}") from None
+    tasks = _list(config, "tasks", file)
+    rates = config.get("learning_rates", {})
+    if not isinstance(rates, dict):
+        raise SweepError(f"{file}: [learning_rates] must be a table of architecture = rate")
+    common = {
+        "width": config.get("width", 1.0),
+        "epochs": config.get("epochs", 1.0),
+        "checkpoints": config.get("checkpoints", DEFAULT_CHECKPOINTS),
+        "probe_size": config.get("probe_size", DEFAULT_PROBE_SIZE),
+        "measurements": tuple(config.get("measurements", ())),
+        "record_units": config.get("record_units", 0),
+    }
+    specs: list[RunSpec] = []
+    seen: set[str] = set()
+    for number, task in enumerate(tasks):
+        if not isinstance(task, dict) or set(task) - TASK_KEYS or "name" not in task:
+            raise SweepError(f"{file}: [[tasks]] entry {number + 1} must have 'name' and 'architectures' only")
+        for architecture in _list(task, "architectures", f"{file} [[tasks]] {task['name']}"):
+            for rule in rules:
+                for batch_size in batch_sizes:
+                    for model_seed in model_seeds:
+                        for dataset_seed in dataset_seeds:
+                            try:
+                                spec = RunSpec(rule=rule, architecture=architecture, task=task["name"],
+                                               batch_size=batch_size, model_seed=model_seed,
+                                               dataset_seed=dataset_seed, base_lr=rates.get(architecture),
+                                               **common)
+                            except (TypeError, ValueError) as error:
+                                raise SweepError(f"{file}: {error}") from None
+                            if spec.run_id in seen:
+                                raise SweepError(f"{file}: run {spec.run_id} appears twice in the grid")
+                            seen.add(spec.run_id)
+                            specs.append(spec)
+    return Sweep(name=str(config.get("name", source.stem)), description=str(config.get("description", "")),
+                 specs=specs, source=source)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and expand a sweep TOML file."""
+    source = Path(path)
+    try:
+        config = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SweepError(f"{source}: no such sweep file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SweepError(f"{source.name}: not valid TOML ({error})") from None
+    return parse_sweep(config, source)
