@@ -44,3 +44,29 @@ def test_lrsim_statistics_of_a_256_by_65536_tensor_against_numpy(benchmark, acti
     print(f"\nlrsim {benchmark.stats.stats.median:.3f} s, numpy reference {numpy_median:.3f} s, "
           f"ratio {ratio:.2f} (target <= {TARGET_RATIO})")
     assert ratio <= TARGET_RATIO
+
+
+TARGET_SHARE = 0.10
+
+
+def test_share_of_a_resnet18_run_spent_on_observables(benchmark, tmp_path):
+    """Issue 5b: resnet18 width 1/8 on digits, 10 epochs of batch 32 (the `lrsim run` defaults),
+    21 checkpoints, all 45 statistics, no measurement settings; target <= 10% of the wall time.
+    The share is the median over rounds of (time in the observation hook) / (run wall time)."""
+    from lrsim.run import execute_run
+    from lrsim.spec import RunSpec
+
+    spec = RunSpec(rule="sgdm", architecture="resnet18", task="digits", batch_size=32, width=0.125, epochs=10,
+                   checkpoints=21, model_seed=0, dataset_seed=0)
+    outcomes = []
+
+    def one_run():
+        outcomes.append(execute_run(spec, tmp_path / f"run{len(outcomes)}"))
+
+    benchmark.pedantic(one_run, rounds=3, iterations=1)
+    share = float(np.median([o.observe_seconds / o.seconds for o in outcomes]))
+    seconds = float(np.median([o.seconds for o in outcomes]))
+    benchmark.extra_info.update(observables_share=round(share, 3), run_seconds=round(seconds, 1))
+    print(f"\nresnet18 w1/8 digits, 10 epochs: run {seconds:.1f} s (median), observables {100 * share:.1f}% "
+          f"(target <= {100 * TARGET_SHARE:.0f}%)")
+    assert share <= TARGET_SHARE

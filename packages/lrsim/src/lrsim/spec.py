@@ -48,7 +48,7 @@ class RunSpec:
     model_seed: int | None = None
     dataset_seed: int | None = None
     width: float = 1.0
-    epochs: float = 1.0
+    epochs: int = 1
     checkpoints: int = DEFAULT_CHECKPOINTS
     base_lr: float | None = None  # at batch size 256; None = the architecture's default
     measurements: tuple[str, ...] = field(default=())
@@ -56,15 +56,13 @@ class RunSpec:
     probe_size: int = DEFAULT_PROBE_SIZE
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "checkpoints", "probe_size"):
+        for name in ("batch_size", "epochs", "checkpoints", "probe_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.checkpoints < 2:
             raise ValueError("a trajectory needs at least 2 checkpoints (initialisation and one more)")
         if not self.width > 0:
             raise ValueError(f"width must be > 0, got {self.width}")
-        if not self.epochs > 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
         if self.base_lr is not None and not self.base_lr > 0:
             raise ValueError(f"the learning rate must be > 0, got {self.base_lr}")
         if self.record_units < 0:
@@ -99,7 +97,7 @@ class RunSpec:
         values["measurements"] = tuple(values.get("measurements", ()))
         return cls(**values)
 
-    def differences(self, other: RunSpec) -> list[str]:
-        """Settings that differ from another spec, as 'name: mine != theirs'."""
-        return [f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
-                for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+    def differences(self, recorded: RunSpec) -> list[str]:
+        """Settings asked for now that differ from a recorded spec: 'name: asked X, recorded Y'."""
+        return [f"{f.name}: asked {getattr(self, f.name)!r}, recorded {getattr(recorded, f.name)!r}"
+                for f in fields(self) if getattr(self, f.name) != getattr(recorded, f.name)]

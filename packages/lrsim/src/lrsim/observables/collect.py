@@ -18,7 +18,9 @@ import tensorflow as tf
 from lrsim.observables.act import act_observables
 from lrsim.observables.grad import grad_observables
 from lrsim.observables.weight import weight_observables
-from shared_schema import FULL, MeasurementSetting, Observable
+from shared_schema import FULL, OBSERVABLES, MeasurementSetting
+
+_PARTS = {o.name: (o.measure, o.function, o.statistic) for o in OBSERVABLES}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class LayerSnapshot:
     inputs: np.ndarray  # (probe examples, ...) the layer's input
     outputs: np.ndarray  # (probe examples, ...) the layer's output
     forward: Callable[[tf.Tensor], tf.Tensor]  # exact forward function, inputs -> outputs
+    output_sums: np.ndarray | None = None  # d(sum of all outputs)/dx per example, if already computed
 
 
 def with_full_setting(settings: Iterable[MeasurementSetting]) -> list[MeasurementSetting]:
@@ -61,23 +64,22 @@ def observe(
             families = (
                 weight_observables(layer.kernel, setting, **where),
                 act_observables(layer.outputs, setting, **where),
-                grad_observables(layer.forward, layer.inputs, n_outputs, setting, **where),
+                grad_observables(layer.forward, layer.inputs, n_outputs, setting, full_sums=layer.output_sums,
+                                 **where),
             )
             for values, n_units, n_total in families:
+                count = len(values)
                 for name, value in values.items():
-                    observable = Observable.parse(name)
-                    columns["layer"].append(layer.name)
-                    columns["layer_index"].append(layer.index)
-                    columns["layer_position"].append(layer.position)
-                    columns["measure"].append(observable.measure)
-                    columns["function"].append(observable.function)
-                    columns["statistic"].append(observable.statistic)
-                    columns["measurement"].append(setting.label)
-                    columns["n_units"].append(n_units)
-                    columns["n_units_total"].append(n_total)
-                    columns["noise_std"].append(setting.noise_std)
-                    columns["measurement_seed"].append(setting.seed)
+                    measure, function, statistic = _PARTS[name]
+                    columns["measure"].append(measure)
+                    columns["function"].append(function)
+                    columns["statistic"].append(statistic)
                     columns["value"].append(value)
+                for key, constant in (("layer", layer.name), ("layer_index", layer.index),
+                                      ("layer_position", layer.position), ("measurement", setting.label),
+                                      ("n_units", n_units), ("n_units_total", n_total),
+                                      ("noise_std", setting.noise_std), ("measurement_seed", setting.seed)):
+                    columns[key].extend([constant] * count)
     frame = pd.DataFrame(columns)
     frame.insert(0, "run_id", run_id)
     frame.insert(4, "checkpoint", checkpoint)

@@ -49,10 +49,18 @@ def grad_observables(
     run_id: str,
     layer: str,
     checkpoint: int,
+    full_sums: np.ndarray | None = None,
 ) -> tuple[dict[str, float], int, int]:
-    """The 3 grad statistics under a setting, and (output units measured, output units)."""
+    """The 3 grad statistics under a setting, and (output units measured, output units).
+
+    full_sums: the sums over all outputs when already computed (settings measuring every
+    output unit reuse them; others differentiate the sum of their own output units).
+    """
     where = {"run_id": run_id, "layer": layer, "checkpoint": checkpoint}
     measured = setting.unit_indices(n_outputs, run_id=run_id, layer=layer, stream="grad_out")
-    sums = output_sums(forward, inputs, None if measured.size == n_outputs else measured)
+    if measured.size == n_outputs and full_sums is not None:
+        sums = full_sums
+    else:
+        sums = output_sums(forward, inputs, None if measured.size == n_outputs else measured)
     g = measured_activity_change(sums, measured.size, setting, **where)
     return grad_statistics(g), measured.size, n_outputs

@@ -12,9 +12,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from shared_schema import FUNCTIONS, Observable
+from shared_schema.names import DISTRIBUTION_STATISTICS, FUNCTIONS
+
+_WEIGHT_NAMES = {(f, s): f"weight.{f}.{s}" for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS}
+_ACT_NAMES = {(f, s): f"act.{f}.{s}" for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS}
 
 _MEDIAN, _Q3 = 0.5, 0.75
+#: below this many values numpy computes the moments: a TensorFlow call costs more than it saves
+_TENSORFLOW_FROM = 1 << 20
 
 
 def _order_statistics(sorted_rows: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -33,7 +38,7 @@ def _interpolate(low: np.ndarray, high: np.ndarray, weight: float) -> np.ndarray
 
 
 @tf.function(reduce_retracing=True)
-def _moments(units: tf.Tensor) -> dict[str, tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]]:
+def _tensorflow_moments(units: tf.Tensor) -> dict[str, tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]]:
     """Per row and function: (sum of squares, mean, variance, fourth central moment)."""
     x = tf.cast(units, tf.float64)
     result = {}
@@ -49,6 +54,24 @@ def _moments(units: tf.Tensor) -> dict[str, tuple[tf.Tensor, tf.Tensor, tf.Tenso
     return result
 
 
+def _numpy_moments(units: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The same moments in numpy, for populations too small to repay a TensorFlow call."""
+    x = units.astype(np.float64)
+    result = {}
+    for function, values in (("raw", x), ("abs", np.abs(x)), ("sq", np.square(x))):
+        mean = values.mean(axis=1, keepdims=True)
+        centred = np.square(values - mean)
+        result[function] = (np.square(values).sum(axis=1), mean[:, 0], centred.mean(axis=1),
+                            np.square(centred).mean(axis=1))
+    return result
+
+
+def _moments(values: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+    if values.size < _TENSORFLOW_FROM:
+        return _numpy_moments(values)
+    return {k: tuple(t.numpy() for t in v) for k, v in _tensorflow_moments(tf.constant(values)).items()}
+
+
 def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str], np.ndarray]:
     """The 21 (function, statistic) values of every row of a (rows, units) array."""
     values = units.numpy() if isinstance(units, tf.Tensor) else np.asarray(units)
@@ -56,7 +79,7 @@ def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str]
         raise ValueError(f"expected (rows, units) with at least one unit, got shape {values.shape}")
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float32)
-    moments = {k: tuple(t.numpy() for t in v) for k, v in _moments(tf.constant(values)).items()}
+    moments = _moments(values)
     raw_sorted = np.sort(values, axis=1)
     abs_sorted = np.sort(np.abs(values), axis=1)
     constant = raw_sorted[:, 0] == raw_sorted[:, -1]
@@ -92,14 +115,14 @@ def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str]
 def weight_statistics(kernel: np.ndarray | tf.Tensor) -> dict[str, float]:
     """The 21 weight statistics: every kernel element is one unit."""
     flat = np.asarray(kernel).reshape(1, -1)
-    return {Observable("weight", f, s).name: float(v[0]) for (f, s), v in population_statistics(flat).items()}
+    return {_WEIGHT_NAMES[key]: float(v[0]) for key, v in population_statistics(flat).items()}
 
 
 def act_statistics(responses: np.ndarray | tf.Tensor) -> dict[str, float]:
     """The 21 activation statistics: per probe example over units, then the probe-set mean."""
     values = responses.numpy() if isinstance(responses, tf.Tensor) else np.asarray(responses)
     rows = values.reshape(values.shape[0], -1)
-    return {Observable("act", f, s).name: float(v.mean()) for (f, s), v in population_statistics(rows).items()}
+    return {_ACT_NAMES[key]: float(v.mean()) for key, v in population_statistics(rows).items()}
 
 
 def grad_statistics(activity_change: np.ndarray) -> dict[str, float]:

@@ -78,7 +78,7 @@ def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
         raise SweepError(f"{file}: [learning_rates] must be a table of architecture = rate")
     common = {
         "width": config.get("width", 1.0),
-        "epochs": config.get("epochs", 1.0),
+        "epochs": config.get("epochs", 1),
         "checkpoints": config.get("checkpoints", DEFAULT_CHECKPOINTS),
         "probe_size": config.get("probe_size", DEFAULT_PROBE_SIZE),
         "measurements": tuple(config.get("measurements", ())),

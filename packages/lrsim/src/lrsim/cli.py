@@ -1,0 +1,125 @@
+"""`lrsim`: train networks with learning rules and record their observables."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from lrsim import __version__
+
+app = typer.Typer(
+    help="The virtual experiment: train networks with learning rules (sgdm, adam, fa, ia, kp) and record "
+    "the observables of every layer while they learn, in the lr-observables format.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Clear one-paragraph errors and exit status 1 instead of tracebacks."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from lrsim.run import RunError
+        from shared_schema import FormatError
+
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/yellow]: nothing finished was lost; run the same command with "
+                          "--resume to finish.")
+            raise typer.Exit(130) from None
+        except (RunError, FormatError, FileExistsError, FileNotFoundError, KeyError, ValueError,
+                LookupError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            console.print(f"[red]error[/red]: {message}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:
+            if os.environ.get("LRSIM_DEBUG"):
+                raise
+            console.print(f"[red]internal error[/red] ({type(error).__name__}: {error}). This is a bug in lrsim "
+                          f"{__version__}; rerun with LRSIM_DEBUG=1 for the traceback.", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+@app.command()
+@friendly_errors
+def run(
+    out: Annotated[Path, typer.Option(help="Dataset directory to write (state in OUT.partial while it runs).")],
+    rule: Annotated[str, typer.Option(help="Learning rule: sgdm, adam, fa, ia, kp.")] = "sgdm",
+    arch: Annotated[str, typer.Option("--arch", help="Architecture, e.g. knet4, resnet18, alexnet_lrn.")] = "knet4",
+    task: Annotated[str, typer.Option(help="Task: digits (embedded, no download), cifar10, simclr:digits...")
+                    ] = "digits",
+    width: Annotated[float, typer.Option(help="Width multiplier of the architecture (1 = the original).")] = 1.0,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
+    checkpoints: Annotated[int, typer.Option(help="Observation points, evenly spaced; 0 = initialisation.")] = 21,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
+    model_seed: Annotated[str, typer.Option(help="Initialisation seed, or 'none' (drawn and recorded).")] = "0",
+    dataset_seed: Annotated[str, typer.Option(help="Data-order seed, or 'none' (drawn and recorded).")] = "0",
+    lr: Annotated[float | None, typer.Option(
+        help="Base learning rate at batch size 256, rescaled linearly with --batch-size "
+        "(default: the architecture's, lrsim.training.BASE_LEARNING_RATES).")] = None,
+    measure: Annotated[list[str] | None, typer.Option(
+        help="A simulated instrument, e.g. 'units=0.1,noise=0.5' (repeatable); the ideal one is always recorded.")
+    ] = None,
+    record_units: Annotated[int, typer.Option(help="Also store the responses of N fixed units per layer.")] = 0,
+    probe_size: Annotated[int, typer.Option(help="Held-out probe inputs the observables are measured on.")] = 128,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.partial.")] = False,
+    data_dir: Annotated[str | None, typer.Option(help="TensorFlow Datasets directory (default: TFDS's).")] = None,
+    download: Annotated[bool, typer.Option(help="Download the task's dataset if it is missing.")] = False,
+) -> None:
+    """Train one network and record its observables as an lr-observables dataset."""
+    from lrsim.run import execute_run
+    from lrsim.spec import RunSpec, parse_seed
+
+    spec = RunSpec(rule=rule, architecture=arch, task=task, batch_size=batch_size, model_seed=parse_seed(model_seed),
+                   dataset_seed=parse_seed(dataset_seed), width=width, epochs=epochs, checkpoints=checkpoints,
+                   base_lr=lr, measurements=tuple(measure or ()), record_units=record_units, probe_size=probe_size)
+    console.print(f"run [bold]{spec.run_id}[/bold]: {rule} on {arch} (width {width:g}) x {task}, {epochs} epochs, "
+                  f"batch {batch_size}, {checkpoints} checkpoints", highlight=False)
+    with _progress() as bar:
+        job = bar.add_task("training", total=None, status="")
+
+        def on_progress(p) -> None:
+            metric = "" if p.metric is None else f" metric {p.metric:.3f}"
+            bar.update(job, total=p.total_steps, completed=p.step,
+                       description=f"epoch {p.epoch:5.2f}/{epochs}", status=f"loss {p.loss:.4f}{metric}")
+
+        outcome = execute_run(spec, out, resume=resume, data_dir=data_dir, download=download, progress=on_progress)
+    share = outcome.observe_seconds / outcome.seconds if outcome.seconds else 0.0
+    colour = "green" if outcome.status == "complete" else "yellow"
+    metric = "" if outcome.final_metric is None else f", {outcome.metric_name} {outcome.final_metric:.3f}"
+    console.print(f"[{colour}]{outcome.status}[/{colour}]: {outcome.detail}{metric}", highlight=False)
+    if outcome.seconds:
+        console.print(f"{outcome.checkpoints} checkpoints observed in {outcome.seconds:.1f} s "
+                      f"({100 * share:.1f}% of it measuring observables)", highlight=False)
+    typer.echo(str(outcome.path))
+
+
+def main() -> None:
+    app(prog_name="lrsim")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""One run of the virtual experiment: train, observe at K checkpoints, write one dataset.
+
+    OUT.partial/spec.json           what the run is (checked on --resume)
+    OUT.partial/checkpoints/        per-epoch training checkpoints (lrsim.checkpoints)
+    OUT.partial/observations/       one Parquet file of observables per observation point
+    OUT.partial/units/              unit-level responses per observation point (--record-units)
+    OUT/                            the finished dataset (format v1), written atomically
+
+Observation points are K global steps evenly spaced over the schedule, the first before
+any update (initialisation) and the last after the final one. Observables are taken on
+the task's probe set, the same inputs at every point. Everything the dataset needs is
+written into OUT.partial as it happens, so Ctrl-C or a killed process leaves a run that
+`--resume` finishes (the training resumes from its last epoch checkpoint, and the points
+after it are observed again, identically); OUT itself only ever appears complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import lrsim
+from lrsim.observables import ProbePass, observe, unit_responses, with_full_setting
+from lrsim.spec import RunSpec
+from lrsim.tasks import get_task
+from lrsim.training import Progress, TrainConfig, Trainer
+from shared_schema import read_dataset, write_dataset
+
+PROBE_SEED = 0
+
+
+class RunError(RuntimeError):
+    """A run that cannot start or resume, and what to do."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended and where its dataset is."""
+
+    run_id: str
+    status: str  # complete | diverged
+    detail: str
+    path: Path
+    seconds: float = 0.0
+    observe_seconds: float = 0.0  # wall time spent measuring observables
+    checkpoints: int = 0  # observation points written
+    final_loss: float | None = None
+    final_metric: float | None = None
+    metric_name: str | None = None
+
+
+def work_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def observation_steps(total_steps: int, checkpoints: int) -> list[int]:
+    """K global steps evenly spaced from 0 (initialisation) to the last step."""
+    if total_steps < checkpoints - 1:
+        raise RunError(
+            f"{checkpoints} checkpoints need at least {checkpoints - 1} optimizer steps, but the run has only "
+            f"{total_steps} (epochs x steps per epoch); train longer, use a smaller batch, or fewer --checkpoints")
+    return [round(s) for s in np.linspace(0, total_steps, checkpoints)]
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    frame.to_parquet(temporary, index=False)
+    os.replace(temporary, path)
+
+
+def _existing_outcome(spec: RunSpec, out: Path) -> RunOutcome:
+    run = read_dataset(out).runs.iloc[0]
+    recorded = RunSpec.from_json(json.dumps(json.loads(run["hyperparameters"])["spec"]))
+    if recorded != spec:
+        raise RunError(f"{out} holds a finished run with other settings ({'; '.join(spec.differences(recorded))}); "
+                       f"choose another --out")
+    return RunOutcome(spec.run_id, str(run["status"]), str(run["status_detail"] or ""), out)
+
+
+def _prepare_work(spec: RunSpec, work: Path, resume: bool) -> bool:
+    """Create or check the work directory; True when resuming an interrupted run."""
+    spec_file = work / "spec.json"
+    if work.exists():
+        if not resume:
+            raise RunError(f"an interrupted run is in {work}; pass --resume to continue it, or delete that directory")
+        if spec_file.exists():
+            previous = RunSpec.from_json(spec_file.read_text())
+            if previous != spec:
+                raise RunError(f"{work} holds a run with other settings ({'; '.join(spec.differences(previous))}); "
+                               f"resume it with the same options or delete it")
+            return True
+    for sub in ("observations", "units"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    temporary = work / ".spec.json.tmp"
+    temporary.write_text(spec.to_json())
+    os.replace(temporary, spec_file)
+    return False
+
+
+def execute_run(
+    spec: RunSpec,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    data_dir: str | None = None,
+    download: bool = False,
+    progress: bool | Callable[[Progress], None] = False,
+) -> RunOutcome:
+    """Train one network with observables and write its dataset to `out`.
+
+    `progress`: False, or a callback receiving `lrsim.training.Progress` updates.
+    A finished `out` is returned as is with `resume`, refused without.
+    """
+    out = Path(out)
+    if out.exists():
+        if not resume:
+            raise RunError(f"{out} already exists; choose another --out (or --resume to keep it)")
+        return _existing_outcome(spec, out)
+    work = work_dir(out)
+    resuming = _prepare_work(spec, work, resume)
+    start = time.perf_counter()
+
+    task = get_task(spec.task, data_dir=data_dir, download=download)
+    config = TrainConfig(architecture=spec.architecture, rule=spec.rule, epochs=spec.epochs,
+                         batch_size=spec.batch_size, width=spec.width, model_seed=spec.model_seed,
+                         dataset_seed=spec.dataset_seed, base_learning_rate=spec.base_lr)
+    trainer = Trainer(task, config, checkpoint_dir=work / "checkpoints", resume=resuming)
+    steps = observation_steps(trainer.total_steps, spec.checkpoints)
+    network = trainer.network
+    probe = ProbePass(network, task.probe_inputs(spec.probe_size, seed=PROBE_SEED))
+    settings = with_full_setting(spec.settings)
+    observe_seconds = 0.0
+
+    def on_observe(index: int, step: int, epoch: float) -> None:
+        nonlocal observe_seconds
+        began = time.perf_counter()
+        layers = probe.snapshots()
+        rows = observe(layers, settings, run_id=spec.run_id, checkpoint=index, epoch=epoch)
+        _write_atomic(rows, work / "observations" / f"checkpoint-{index:04d}.parquet")
+        if spec.record_units:
+            units = pd.concat([unit_responses(layer.outputs, spec.record_units, run_id=spec.run_id,
+                                              layer=layer.name, checkpoint=index, epoch=epoch)
+                               for layer in layers], ignore_index=True)
+            _write_atomic(units, work / "units" / f"checkpoint-{index:04d}.parquet")
+        observe_seconds += time.perf_counter() - began
+
+    result = trainer.fit(observe_at=steps, on_observe=on_observe,
+                         on_progress=progress if callable(progress) else None)
+    observed = _assemble(spec, work, out, result, config)
+    shutil.rmtree(work)
+    return RunOutcome(spec.run_id, result.status, result.status_detail, out,
+                      seconds=time.perf_counter() - start, observe_seconds=observe_seconds, checkpoints=observed,
+                      final_loss=result.final_loss, final_metric=result.final_metric, metric_name=result.metric_name)
+
+
+def _read_points(directory: Path) -> list[pd.DataFrame]:
+    """The observation files in order; stops at the first missing point."""
+    frames = []
+    for index in range(len(list(directory.glob("checkpoint-*.parquet")))):
+        path = directory / f"checkpoint-{index:04d}.parquet"
+        if not path.exists():
+            break
+        frames.append(pd.read_parquet(path))
+    return frames
+
+
+def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig) -> int:
+    """Write the dataset from the observation files (the points reached, in order)."""
+    points = _read_points(work / "observations")
+    if not points:
+        raise RunError(f"{spec.run_id}: no observation was taken before the run ended ({result.status_detail})")
+    observables = pd.concat(points, ignore_index=True)
+    unit_points = _read_points(work / "units")[: len(points)]
+    units = pd.concat(unit_points, ignore_index=True) if unit_points else None
+    hyperparameters = {
+        "spec": json.loads(spec.to_json()),
+        "model_seed_used": result.model_seed,
+        "dataset_seed_used": result.dataset_seed,
+        "learning_rate": result.learning_rate,
+        "schedule": config.schedule,
+        "epochs_completed": result.epochs_completed,
+        "global_step": result.global_step,
+        "probe_seed": PROBE_SEED,
+        "lrsim": lrsim.__version__,
+    }
+    runs = pd.DataFrame({
+        "run_id": [spec.run_id], "source": ["simulation"], "learning_rule": [spec.rule], "task": [spec.task],
+        "architecture": [spec.architecture], "batch_size": pd.array([spec.batch_size], dtype="Int64"),
+        "model_seed": pd.array([spec.model_seed], dtype="Int64"),
+        "dataset_seed": pd.array([spec.dataset_seed], dtype="Int64"),
+        "status": [result.status], "status_detail": [result.status_detail],
+        "hyperparameters": [json.dumps(hyperparameters)],
+        "final_loss": [result.final_loss], "final_metric": [result.final_metric],
+        "metric_name": [result.metric_name],
+    })
+    write_dataset(out, runs, observables, units=units, producer=("lrsim", lrsim.__version__),
+                  description=f"lrsim run {spec.run_id}")
+    return len(points)

@@ -1,0 +1,124 @@
+"""`lrsim run`: one real training run to one valid dataset, interrupted, resumed, diverged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import lrsim.run as run_module
+from lrsim.cli import app
+from lrsim.rules import RULES
+from lrsim.run import RunError, execute_run, observation_steps
+from lrsim.spec import RunSpec
+from shared_schema import read_dataset, validate_dataset
+
+KNET4_LAYERS = 4
+
+
+def tiny(rule: str = "sgdm", **changes) -> RunSpec:
+    settings = {"rule": rule, "architecture": "knet4", "task": "digits", "batch_size": 64, "width": 0.25,
+                "epochs": 2, "checkpoints": 5, "probe_size": 32, "model_seed": 0, "dataset_seed": 0}
+    return RunSpec(**(settings | changes))
+
+
+def comparable(observables: pd.DataFrame) -> pd.DataFrame:
+    text = ("run_id", "layer", "layer_position", "measure", "function", "statistic", "measurement")
+    frame = observables.astype(dict.fromkeys(text, str))
+    keys = ["layer_index", "measurement", "measure", "function", "statistic", "checkpoint"]
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_a_two_epoch_knet4_digits_run_gives_a_valid_dataset_of_every_statistic(tmp_path: Path, rule: str):
+    spec = tiny(rule, checkpoints=21, measurements=("units=0.5,noise=0.1",))
+    outcome = execute_run(spec, tmp_path / "run")
+    assert outcome.status == "complete"
+    assert validate_dataset(outcome.path).ok
+    data = read_dataset(outcome.path)
+    counts = data.observables.groupby("measurement", observed=True).size()
+    assert counts.to_dict() == {"all": 45 * KNET4_LAYERS * 21, "units=0.5,noise=0.1": 45 * KNET4_LAYERS * 21}
+    run = data.runs.iloc[0]
+    assert (run["learning_rule"], run["architecture"], run["task"]) == (rule, "knet4", "digits")
+    assert run["metric_name"] == "top1_accuracy" and 0.0 <= run["final_metric"] <= 1.0
+    epochs = data.trajectories().epochs[0]
+    assert epochs[0] == 0.0 and epochs[-1] == 2.0 and np.all(np.diff(epochs) > 0)
+    assert not (tmp_path / "run.partial").exists()
+
+
+def test_observation_points_span_the_schedule_from_initialisation():
+    assert observation_steps(100, 5) == [0, 25, 50, 75, 100]
+    with pytest.raises(RunError, match="21 checkpoints need at least 20 optimizer steps, but the run has only 10"):
+        observation_steps(10, 21)
+
+
+def test_a_huge_learning_rate_ends_diverged_with_the_checkpoints_so_far(tmp_path: Path):
+    outcome = execute_run(tiny("sgdm", base_lr=1e6, checkpoints=9), tmp_path / "run")
+    assert outcome.status == "diverged" and "step" in outcome.detail
+    data = read_dataset(outcome.path)
+    run = data.runs.iloc[0]
+    assert run["status"] == "diverged" and run["status_detail"] == outcome.detail
+    kept = data.observables["checkpoint"].max() + 1
+    assert 1 <= kept < 9 and outcome.checkpoints == kept
+
+
+def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypatch):
+    spec = tiny("ia", epochs=3, checkpoints=7, record_units=3)
+    reference = read_dataset(execute_run(spec, tmp_path / "reference").path)
+
+    observe = run_module.observe
+
+    def interrupt_at_five(layers, settings, *, run_id, checkpoint, epoch):
+        if checkpoint == 5:
+            raise KeyboardInterrupt
+        return observe(layers, settings, run_id=run_id, checkpoint=checkpoint, epoch=epoch)
+
+    monkeypatch.setattr(run_module, "observe", interrupt_at_five)
+    with pytest.raises(KeyboardInterrupt):
+        execute_run(spec, tmp_path / "run")
+    assert not (tmp_path / "run").exists() and (tmp_path / "run.partial" / "checkpoints").is_dir()
+    monkeypatch.setattr(run_module, "observe", observe)
+    with pytest.raises(RunError, match="pass --resume to continue it"):
+        execute_run(spec, tmp_path / "run")
+    with pytest.raises(RunError, match=r"other settings \(epochs: asked 4, recorded 3\)"):
+        execute_run(tiny("ia", epochs=4, checkpoints=7, record_units=3), tmp_path / "run", resume=True)
+
+    resumed = read_dataset(execute_run(spec, tmp_path / "run", resume=True).path)
+    a, b = comparable(reference.observables), comparable(resumed.observables)
+    pd.testing.assert_frame_equal(a.drop(columns="value"), b.drop(columns="value"))
+    np.testing.assert_allclose(b["value"], a["value"], rtol=1e-6, atol=1e-9, equal_nan=True)
+    assert len(resumed.units) == len(reference.units) == 3 * 32 * KNET4_LAYERS * 7
+
+
+def test_an_existing_dataset_is_never_overwritten(tmp_path: Path):
+    path = execute_run(tiny(), tmp_path / "run").path
+    with pytest.raises(RunError, match="already exists"):
+        execute_run(tiny(), path)
+    assert execute_run(tiny(), path, resume=True).status == "complete"
+
+
+def test_the_cli_runs_and_summarises(tmp_path: Path):
+    result = CliRunner().invoke(app, [
+        "run", "--out", str(tmp_path / "cli"), "--rule", "fa", "--arch", "knet4", "--width", "0.25", "--epochs", "2",
+        "--checkpoints", "5", "--batch-size", "64", "--probe-size", "16", "--measure", "units=3"])
+    assert result.exit_code == 0, result.output
+    assert "complete: trained 2 epochs" in result.output and "5 checkpoints observed" in result.output
+    assert set(read_dataset(tmp_path / "cli").observables["measurement"].astype(str)) == {"all", "units=3"}
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--rule", "backprop2"], "unknown learning rule 'backprop2'"),
+    (["--arch", "vgg"], "unknown architecture 'vgg'"),
+    (["--task", "mnist"], "mnist"),
+    (["--measure", "units=0"], "a unit count must be at least 1"),
+    (["--model-seed", "x"], "a seed must be an integer >= 0 or 'none'"),
+    (["--checkpoints", "500"], "500 checkpoints need at least 499 optimizer steps"),
+])
+def test_bad_options_get_one_clear_line_and_no_traceback(tmp_path: Path, arguments, message):
+    result = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "x"), "--epochs", "1", "--width", "0.25",
+                                      *arguments])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
