@@ -16,6 +16,12 @@ from shared_schema import MeasurementSetting
 
 DEFAULT_CHECKPOINTS = 21
 DEFAULT_PROBE_SIZE = 128
+#: learning-rate schedules over a run's steps (lrsim.training.learning_rate_schedule)
+SCHEDULES = ("constant", "step", "cosine")
+#: CPU-scale runs are short: "step" (x0.1 at 30/60/90% of the steps) leaves most of them at
+#: a tenth of the rate, and FA and IA then barely learn (knet4 w1/2 digits, 8 epochs:
+#: fa 0.21 with "step", 0.42 with "constant"); paper-scale sweeps ask for "step".
+DEFAULT_SCHEDULE = "constant"
 
 
 def seed_text(seed: int | None) -> str:
@@ -51,6 +57,7 @@ class RunSpec:
     epochs: int = 1
     checkpoints: int = DEFAULT_CHECKPOINTS
     base_lr: float | None = None  # at batch size 256; None = the architecture's default
+    schedule: str = DEFAULT_SCHEDULE
     measurements: tuple[str, ...] = field(default=())
     record_units: int = 0
     probe_size: int = DEFAULT_PROBE_SIZE
@@ -65,6 +72,8 @@ class RunSpec:
             raise ValueError(f"width must be > 0, got {self.width}")
         if self.base_lr is not None and not self.base_lr > 0:
             raise ValueError(f"the learning rate must be > 0, got {self.base_lr}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown learning-rate schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.record_units < 0:
             raise ValueError("record_units must be >= 0 (0 = no unit-level recording)")
         for seed in (self.model_seed, self.dataset_seed):

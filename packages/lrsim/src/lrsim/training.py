@@ -51,6 +51,7 @@ from lrsim.checkpoints import (
     save_checkpoint,
 )
 from lrsim.rules import RULES, get_rule
+from lrsim.spec import SCHEDULES
 from lrsim.tasks.base import Task
 
 __all__ = [
@@ -91,7 +92,6 @@ BASE_LEARNING_RATES: dict[str, dict[str, float]] = {
     "knet5_lrn": {"sgd_momentum": 0.1, "adam": 1e-3},
 }
 
-SCHEDULES = ("constant", "step", "cosine")
 _STEP_FRACTIONS = (0.3, 0.6, 0.9)
 
 

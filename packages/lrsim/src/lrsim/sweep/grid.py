@@ -12,6 +12,7 @@ checkpoints = 11             # observation points, evenly spaced, 0 = initialisa
 probe_size = 64
 measurements = ["units=0.1,noise=0.5"]   # simulated instruments (the ideal one is always in)
 record_units = 0
+schedule = "constant"        # learning-rate schedule: constant, step (x0.1 at 30/60/90%), cosine
 
 [[tasks]]                    # each task with the architectures trained on it
 name = "digits"
@@ -19,6 +20,9 @@ architectures = ["knet4", "knet5"]
 
 [learning_rates]             # base learning rate at batch size 256, per architecture
 knet4 = 0.05
+
+[widths]                     # width multiplier per architecture (default: `width`)
+resnet18 = 0.125
 ```
 Runs expand in the order tasks, architectures, rules, batch sizes, model seeds, dataset
 seeds. Unknown keys, empty lists and duplicate runs are errors naming the file and key.
@@ -31,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrsim.spec import DEFAULT_CHECKPOINTS, DEFAULT_PROBE_SIZE, RunSpec, parse_seed
+from lrsim.spec import DEFAULT_CHECKPOINTS, DEFAULT_PROBE_SIZE, DEFAULT_SCHEDULE, RunSpec, parse_seed
 
 TOP_KEYS = {"name", "description", "rules", "batch_sizes", "model_seeds", "dataset_seeds", "width", "epochs",
-            "checkpoints", "probe_size", "measurements", "record_units", "tasks", "learning_rates"}
+            "checkpoints", "probe_size", "measurements", "record_units", "schedule", "tasks", "learning_rates",
+            "widths"}
 TASK_KEYS = {"name", "architectures"}
 
 
@@ -73,16 +78,18 @@ def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
     except ValueError as error:
         raise SweepError(f"{file}: {error}") from None
     tasks = _list(config, "tasks", file)
-    rates = config.get("learning_rates", {})
-    if not isinstance(rates, dict):
-        raise SweepError(f"{file}: [learning_rates] must be a table of architecture = rate")
+    rates, widths = config.get("learning_rates", {}), config.get("widths", {})
+    for name, table in (("learning_rates", rates), ("widths", widths)):
+        if not isinstance(table, dict):
+            raise SweepError(f"{file}: [{name}] must be a table of architecture = number")
+    width = config.get("width", 1.0)
     common = {
-        "width": config.get("width", 1.0),
         "epochs": config.get("epochs", 1),
         "checkpoints": config.get("checkpoints", DEFAULT_CHECKPOINTS),
         "probe_size": config.get("probe_size", DEFAULT_PROBE_SIZE),
         "measurements": tuple(config.get("measurements", ())),
         "record_units": config.get("record_units", 0),
+        "schedule": config.get("schedule", DEFAULT_SCHEDULE),
     }
     specs: list[RunSpec] = []
     seen: set[str] = set()
@@ -98,7 +105,7 @@ def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
                                 spec = RunSpec(rule=rule, architecture=architecture, task=task["name"],
                                                batch_size=batch_size, model_seed=model_seed,
                                                dataset_seed=dataset_seed, base_lr=rates.get(architecture),
-                                               **common)
+                                               width=widths.get(architecture, width), **common)
                             except (TypeError, ValueError) as error:
                                 raise SweepError(f"{file}: {error}") from None
                             if spec.run_id in seen:

@@ -3,8 +3,10 @@
 The 1,797 images ship inside scikit-learn, so this task needs no download and no network:
 tests, CI and a first run use it. A fixed, seeded, class-stratified split holds out
 `test_fraction` of the images for evaluation and probe inputs. Pixels (0..16) are scaled
-to [0, 1] and then standardised with the mean and standard deviation of the training
-pixels. Its SimCLR form is `simclr:digits`.
+to [0, 1], like every image task's. (Standardising them to mean 0 and std 1 made feedback
+alignment fail and information alignment diverge in short runs: measured on knet4 width
+1/2, 16 epochs, the five rules reach 0.70 to 0.96 on [0, 1] inputs.) Its SimCLR form is
+`simclr:digits`.
 """
 
 from __future__ import annotations
@@ -44,8 +46,6 @@ class DigitsTask(ImageTask):
         )
         self.num_train_examples = len(self.train_labels)
         self.num_test_examples = len(self.test_labels)
-        self.pixel_mean = float(self.train_images.mean())
-        self.pixel_std = float(self.train_images.std())
 
     def source_train(self, dataset_seed: int, epoch: int) -> tf.data.Dataset:
         order = np.random.default_rng(common.derive_seed(dataset_seed, epoch, "shuffle")).permutation(
@@ -60,6 +60,3 @@ class DigitsTask(ImageTask):
         if indices is not None:
             images, labels = images[indices], labels[indices]
         return tf.data.Dataset.from_tensor_slices((images[:limit], labels[:limit]))
-
-    def normalize(self, inputs: tf.Tensor) -> tf.Tensor:
-        return (inputs - self.pixel_mean) / self.pixel_std
