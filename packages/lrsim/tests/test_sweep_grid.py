@@ -37,7 +37,7 @@ def test_run_ids_are_readable_stable_and_safe_file_names():
     assert spec.run_id == "simclr-digits_knet4_fa_bs128_ms0_dsnone"
     assert RunSpec.from_json(spec.to_json()) == spec
     assert RunSpec(rule="fa", architecture="knet4", task="simclr:digits", batch_size=128, model_seed=0,
-                   epochs=3.0).run_id == spec.run_id  # settings outside the grid do not rename a run
+                   epochs=3).run_id == spec.run_id  # settings outside the grid do not rename a run
 
 
 def test_measurement_settings_are_stored_canonically():
@@ -71,3 +71,13 @@ def test_seeds_parse_none_and_integers_only():
     for bad in ("x", -1, True, "1.5"):
         with pytest.raises(ValueError):
             parse_seed(bad)
+
+
+def test_per_architecture_widths_and_learning_rates_override_the_sweep_defaults(tmp_path: Path):
+    path = tmp_path / "s.toml"
+    path.write_text('rules = ["fa"]\nbatch_sizes = [32]\nwidth = 0.5\n[[tasks]]\nname = "digits"\n'
+                    'architectures = ["knet4", "resnet18"]\n[widths]\nresnet18 = 0.125\n'
+                    '[learning_rates]\nknet4 = 0.05\n')
+    specs = {s.architecture: s for s in load_sweep(path).specs}
+    assert (specs["knet4"].width, specs["knet4"].base_lr) == (0.5, 0.05)
+    assert (specs["resnet18"].width, specs["resnet18"].base_lr) == (0.125, None)

@@ -31,6 +31,7 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from lrsim.run import RunError
+        from lrsim.sweep.grid import SweepError
         from shared_schema import FormatError
 
         try:
@@ -39,7 +40,7 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             console.print("[yellow]interrupted[/yellow]: nothing finished was lost; run the same command with "
                           "--resume to finish.")
             raise typer.Exit(130) from None
-        except (RunError, FormatError, FileExistsError, FileNotFoundError, KeyError, ValueError,
+        except (RunError, SweepError, FormatError, FileExistsError, FileNotFoundError, KeyError, ValueError,
                 LookupError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             console.print(f"[red]error[/red]: {message}", markup=True, highlight=False)
@@ -80,22 +81,31 @@ def run(
     lr: Annotated[float | None, typer.Option(
         help="Base learning rate at batch size 256, rescaled linearly with --batch-size "
         "(default: the architecture's, lrsim.training.BASE_LEARNING_RATES).")] = None,
+    schedule: Annotated[str, typer.Option(help="Learning-rate schedule: constant, step (x0.1 at 30/60/90%), cosine.")
+                        ] = "constant",
     measure: Annotated[list[str] | None, typer.Option(
         help="A simulated instrument, e.g. 'units=0.1,noise=0.5' (repeatable); the ideal one is always recorded.")
     ] = None,
     record_units: Annotated[int, typer.Option(help="Also store the responses of N fixed units per layer.")] = 0,
     probe_size: Annotated[int, typer.Option(help="Held-out probe inputs the observables are measured on.")] = 128,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.partial.")] = False,
+    threads: Annotated[int, typer.Option(
+        help="TensorFlow CPU threads; runs reproduce bit for bit only at the same count (default 1, as in sweeps).")
+    ] = 1,
     data_dir: Annotated[str | None, typer.Option(help="TensorFlow Datasets directory (default: TFDS's).")] = None,
     download: Annotated[bool, typer.Option(help="Download the task's dataset if it is missing.")] = False,
 ) -> None:
     """Train one network and record its observables as an lr-observables dataset."""
+    from lrsim.threads import configure_threads
+
+    configure_threads(threads)
     from lrsim.run import execute_run
     from lrsim.spec import RunSpec, parse_seed
 
     spec = RunSpec(rule=rule, architecture=arch, task=task, batch_size=batch_size, model_seed=parse_seed(model_seed),
                    dataset_seed=parse_seed(dataset_seed), width=width, epochs=epochs, checkpoints=checkpoints,
-                   base_lr=lr, measurements=tuple(measure or ()), record_units=record_units, probe_size=probe_size)
+                   base_lr=lr, schedule=schedule, measurements=tuple(measure or ()), record_units=record_units,
+                   probe_size=probe_size)
     console.print(f"run [bold]{spec.run_id}[/bold]: {rule} on {arch} (width {width:g}) x {task}, {epochs} epochs, "
                   f"batch {batch_size}, {checkpoints} checkpoints", highlight=False)
     with _progress() as bar:
@@ -115,6 +125,64 @@ def run(
         console.print(f"{outcome.checkpoints} checkpoints observed in {outcome.seconds:.1f} s "
                       f"({100 * share:.1f}% of it measuring observables)", highlight=False)
     typer.echo(str(outcome.path))
+
+
+@app.command()
+@friendly_errors
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML), e.g. sweeps/demo.toml.")],
+    out: Annotated[Path, typer.Option(help="Sweep directory: shards in OUT/runs, the merged dataset in OUT/dataset.")],
+    workers: Annotated[int | None, typer.Option(help="Worker processes of the local Dask cluster (default: cores).")
+                       ] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a running Dask scheduler (e.g. one started by dask-jobqueue on SLURM) instead of a local "
+        "cluster.")] = None,
+    resume: Annotated[bool, typer.Option(help="Finish a sweep in OUT: finished runs are skipped.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="List the runs and exit.")] = False,
+) -> None:
+    """Run every run of a sweep file on Dask, then merge them into one dataset."""
+    from lrsim.sweep.execute import run_sweep
+    from lrsim.sweep.grid import load_sweep
+
+    grid = load_sweep(file)
+    if dry_run:
+        for spec in grid.specs:
+            typer.echo(spec.run_id)
+        console.print(f"{len(grid.specs)} runs in {file.name} ({grid.name})", highlight=False)
+        return
+    where = scheduler or f"a local cluster of {workers or os.cpu_count()} worker process(es)"
+    console.print(f"sweep [bold]{grid.name}[/bold]: {len(grid.specs)} runs on {where}", highlight=False)
+    with _progress() as bar:
+        job = bar.add_task("runs", total=len(grid.specs), status="")
+
+        def on_update(report, running: int) -> None:
+            done = report.skipped + len(report.statuses)
+            bar.update(job, completed=done, status=(
+                f"complete {report.count('complete') + report.skipped}, diverged {report.count('diverged')}, "
+                f"failed {report.count('failed')}, running {running}"))
+
+        report = run_sweep(grid, out, workers=workers, scheduler=scheduler, resume=resume, on_update=on_update)
+    console.print(f"{report.count('complete')} complete, {report.count('diverged')} diverged, "
+                  f"{report.count('failed')} failed, {report.skipped} already done, in {report.seconds:.0f} s",
+                  highlight=False)
+    if report.count("failed"):
+        console.print(f"failures and their tracebacks: {out / 'failed'}", highlight=False)
+    typer.echo(str(report.merged))
+
+
+@app.command()
+@friendly_errors
+def merge(
+    directory: Annotated[Path, typer.Argument(help="Sweep directory (holding runs/).")],
+    out: Annotated[Path, typer.Argument(help="Dataset directory to write.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Merge a sweep's finished runs (and failed ones, as status 'failed') into one dataset."""
+    from lrsim.sweep.merge import merge_sweep
+
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; choose another path or pass --overwrite")
+    typer.echo(str(merge_sweep(directory, out)))
 
 
 def main() -> None:
