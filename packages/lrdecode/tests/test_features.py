@@ -11,7 +11,7 @@ import pytest
 from lrdecode.data import load, parse_where
 from lrdecode.errors import DecodeError
 from lrdecode.features import POSITION_FEATURES, build_features, choose_observables, features_for_layout, to_sequence
-from shared_schema import observable_names
+from shared_schema import Dataset, observable_names
 from shared_schema.synthetic import synthetic_dataset
 
 from .conftest import write
@@ -167,3 +167,25 @@ def test_bad_inputs_are_explained(signal_dir, tmp_path: Path):
         parse_where(["task"])
     with pytest.raises(DecodeError, match="not in the data"):
         load(signal_dir, measurements=["units=3"])
+
+
+def renamed(dataset: Dataset, prefix: str) -> Dataset:
+    """The same runs under other ids, as a second sweep would have."""
+    runs = dataset.runs.copy()
+    observables = dataset.observables.copy()
+    runs["run_id"] = prefix + runs["run_id"]
+    observables["run_id"] = observables["run_id"].cat.rename_categories(lambda r: prefix + r)
+    return type(dataset)(runs=runs, observables=observables)
+
+
+def test_several_datasets_are_decoded_as_one(tmp_path: Path):
+    first = synthetic_dataset(runs_per_rule=2, n_layers=3, n_checkpoints=4, observables=("act.abs.mean",), seed=1)
+    second = renamed(synthetic_dataset(runs_per_rule=3, n_layers=3, n_checkpoints=4, observables=("act.abs.mean",),
+                                       seed=2), "b_")
+    both = load([write(tmp_path / "a", first), write(tmp_path / "b", second)])
+    assert both.n_runs == 8 + 12 and len(both.sources) == 2
+    assert len(build_features(both.trajectories).labelled()) == 20 * 3
+    longer = renamed(synthetic_dataset(runs_per_rule=2, n_layers=3, n_checkpoints=6, observables=("act.abs.mean",)),
+                     "c_")
+    with pytest.raises(DecodeError, match="cannot line up the trajectories"):
+        load([tmp_path / "a", write(tmp_path / "c", longer)])

@@ -117,14 +117,14 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class RichReporter:
-    """Progress bars on stderr (rich), one per fitted configuration."""
+    """Progress bars on stderr (rich), one per configuration (its splits, or one fit)."""
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("splits"), TimeElapsedColumn(), console=Console(stderr=True))
+                                 TimeElapsedColumn(), console=Console(stderr=True))
         self.task: Any = None
 
     def start(self, label: str, total: int) -> None:
@@ -169,6 +169,19 @@ def _load(data: list[Path], where: list[str] | None, measurement: list[str] | No
                     + ", ".join(f"{n} {r}" for r, n in reasons.items()) + "); --include-incomplete keeps them",
                     err=True, fg=typer.colors.YELLOW)
     return loaded
+
+
+def _warn_exhaustive(exhaustive: bool, classifiers: list[str]) -> None:
+    """Say what --exhaustive costs before it starts."""
+    if not exhaustive:
+        return
+    from lrdecode.classifiers import get_classifier
+    from lrdecode.model_selection import grid_candidates
+
+    sizes = ", ".join(f"{name} up to {len(grid_candidates(get_classifier(name).grid(None, 10**9)))}"
+                      for name in classifiers)
+    typer.secho(f"note: --exhaustive fits every grid point x 5 inner folds, for every split ({sizes} points); "
+                "at the paper's scale this takes hours per split", err=True, fg=typer.colors.YELLOW)
 
 
 def _splits(choice: SplitChoice) -> list[str]:
@@ -236,6 +249,7 @@ def evaluate(
     from lrdecode.analyses import evaluate_measures
 
     loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = evaluate_measures(loaded, measures=[m.value for m in measure or [Measure.all]], statistics=statistic,
                                    classifiers=classifier or ["rf"], splits=_splits(split), n_splits=splits,
@@ -269,6 +283,7 @@ def generalize(
     from lrdecode.analyses import held_out
 
     loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = held_out(loaded, factor=hold_out, measure=measure.value, statistics=statistic,
                           classifiers=classifier or ["rf"], seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
@@ -308,6 +323,7 @@ def importance(
     if split == SplitChoice.both:
         raise DecodeError("importance takes one split kind", "pass --split paper or --split grouped")
     loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         result = run_importance(loaded, measure=measure.value, statistics=statistic, classifier=classifier,
                                 split=split.value, n_splits=splits, test_fraction=test_fraction, repeats=repeats,
@@ -346,6 +362,7 @@ def pairwise(
     from lrdecode.analyses import pairwise as run_pairwise
 
     loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = run_pairwise(loaded, measure=measure.value, statistics=statistic, classifiers=classifier or ["rf"],
                               splits=_splits(split), n_splits=splits, test_fraction=test_fraction, seed=seed,
@@ -378,6 +395,7 @@ def averaged(
     from lrdecode.analyses import trajectory_averaged
 
     loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = trajectory_averaged(loaded, measures=[m.value for m in measure or [Measure.all]],
                                      statistics=statistic, classifiers=classifier or ["rf"], splits=_splits(split),
@@ -412,6 +430,7 @@ def fit(
     from lrdecode.model_files import save_model
 
     loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         model = fit_decoder(loaded, classifier=classifier, measure=measure.value, statistics=statistic,
                             exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, reporter=bars)

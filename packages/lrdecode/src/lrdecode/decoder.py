@@ -83,7 +83,7 @@ def fit_decoder(
     if len(labelled.classes) < 2:
         raise DecodeError(f"the data holds one learning rule only ({labelled.classes[0]})",
                           "fit on runs of two rules or more")
-    reporter.start(f"fitting {spec.label}", 1)
+    reporter.start(f"choosing and fitting the {spec.label}", 1)
     selection = select_model(spec, labelled.X, labelled.labels.astype(str), groups=labelled.groups,
                              layout=labelled.layout, exhaustive=exhaustive, random_state=seed, n_jobs=n_jobs)
     reporter.advance()

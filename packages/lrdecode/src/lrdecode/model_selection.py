@@ -6,8 +6,9 @@ searches that reach the same accuracy.
 - forest growth (random forest default): forests are grown with ``warm_start`` through the
   grid's sizes instead of being refit at every size, and scored out of bag (or, for
   run-grouped splits, on held-out runs, since out-of-bag layers have siblings in the bag);
-  ``max_features`` settings are raced and all but the best dropped at the first rung; growth
-  stops once more trees no longer help. The winner is already fitted (no refit).
+  every ``max_features`` setting grows to 100 trees, the best by accuracy extrapolated to many
+  trees grows on, and growth stops once more trees no longer help. Out of bag, the winner is
+  already fitted (no refit).
 - successive halving (the others): every candidate of the grid is scored on a small share of
   the resource (training examples, or epochs for the Conv1D), the best third goes on with
   three times as much, until one is left; refit on all training data.

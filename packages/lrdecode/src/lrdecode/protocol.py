@@ -156,7 +156,7 @@ def run_protocol(
     labels = data.labels.astype(str)
     groups = data.groups
     run = ProtocolRun(keys=dict(keys or {"classifier": classifier}), classes=data.classes)
-    reporter.start(" ".join(str(v) for v in run.keys.values()), len(splits))
+    reporter.start(" ".join(str(v) for v in run.keys.values()) + " (splits)", len(splits))
     for i, split in enumerate(splits):
         train = data.subset(split.train)
         test = data.subset(split.test)
