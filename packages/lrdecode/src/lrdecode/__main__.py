@@ -1,0 +1,5 @@
+"""``python -m lrdecode``: the `lrdecode` command."""
+
+from lrdecode.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""The analysis registry: name -> function(LoadedData, **options) -> Result.
+
+An analysis returns one tidy `lrdecode.results.Result`; a new analysis is one module plus
+one line here (and, for figures, one line in `lrdecode.figures.PLOTTERS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lrdecode.analyses.averaged import trajectory_averaged
+from lrdecode.analyses.evaluate import evaluate_measures
+from lrdecode.analyses.held_out import held_out
+from lrdecode.analyses.importance import importance
+from lrdecode.analyses.pairwise import pairwise
+from lrdecode.results import Result
+
+ANALYSES: dict[str, Callable[..., Result]] = {}
+
+
+def register(name: str, analysis: Callable[..., Result]) -> None:
+    """Add an analysis (names are unique)."""
+    if name in ANALYSES:
+        raise ValueError(f"an analysis named {name!r} is already registered")
+    ANALYSES[name] = analysis
+
+
+register("evaluate", evaluate_measures)
+register("pairwise", pairwise)
+register("held_out", held_out)
+register("averaged", trajectory_averaged)
+register("importance", importance)
+
+__all__ = ["ANALYSES", "evaluate_measures", "held_out", "importance", "pairwise", "register",
+           "trajectory_averaged"]

@@ -1,0 +1,127 @@
+"""Model selection: successive halving, warm-started forest growth, the exhaustive grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+
+from lrdecode.classifiers import CLASSIFIERS
+from lrdecode.classifiers.forest import MAX_FEATURES, N_ESTIMATORS, asymptote
+from lrdecode.features import build_features
+from lrdecode.model_selection import halving_budgets, select_model, stratified_order, successive_halving
+
+
+def test_successive_halving_keeps_the_best_third_and_finds_the_best():
+    quality = [0.2, 0.9, 0.5, 0.7, 0.1, 0.8, 0.3, 0.6, 0.4]
+    calls: list[tuple[int, float]] = []
+
+    def score(i: int, budget: float) -> float:
+        calls.append((i, budget))
+        return quality[i] * budget / (budget + 10)  # more budget, better; the order never changes
+
+    budgets = halving_budgets(9, 90, 5)
+    assert budgets == [10, 30, 90]
+    best, best_score, trace = successive_halving([{"i": i} for i in range(9)], score, budgets)
+    assert best == 1 and best_score == pytest.approx(0.9 * 90 / 100)
+    assert [sum(1 for _, b in calls if b == budget) for budget in budgets] == [9, 3, 1]
+    assert list(trace.columns) == ["params", "budget", "score"] and len(trace) == 13
+
+
+def test_stratified_order_gives_balanced_nested_subsamples():
+    y = np.repeat(["a", "b", "c"], [30, 60, 90])
+    order = stratified_order(y, seed=0)
+    assert sorted(order) == list(range(180))
+    for m in (12, 30, 90):
+        shares = pd.Series(y[order[:m]]).value_counts(normalize=True)
+        np.testing.assert_allclose(shares.sort_index().to_numpy(), [1 / 6, 2 / 6, 3 / 6], atol=1.5 / m)
+
+
+@pytest.fixture(scope="module")
+def training(signal_data):
+    features = build_features(signal_data.trajectories).labelled()
+    return features.X, features.labels.astype(str), features.groups, features.layout
+
+
+def test_forest_growth_out_of_bag_keeps_the_grown_forest(training):
+    X, y, _, layout = training
+    selection = select_model(CLASSIFIERS["rf"], X, y, layout=layout, random_state=0)
+    forest = selection.model[-1]
+    assert selection.params["max_features"] in MAX_FEATURES and selection.params["n_estimators"] in N_ESTIMATORS
+    assert forest.n_estimators == len(forest.estimators_) == selection.params["n_estimators"]
+    assert forest.max_features == selection.params["max_features"] and not forest.warm_start
+    assert selection.score == pytest.approx(forest.oob_score_)
+    assert "out of bag" in selection.method
+    raced = selection.trace[selection.trace["budget"] <= 100]
+    assert len(raced) == 3 * len(MAX_FEATURES)  # every setting grown to 100 trees, then one grows on
+    assert selection.trace["budget"].max() == forest.n_estimators
+    assert np.mean(selection.model.predict(X) == y) == 1.0
+
+
+def test_the_race_ranks_settings_by_extrapolated_accuracy():
+    # Out-of-bag accuracy of the paper-scale-like benchmark data at 50 and 100 trees (one split):
+    # None leads at 100 trees, log2 is best extrapolated; on the test set log2 reached 0.855 (1,000 trees),
+    # None 0.773 (200 trees).
+    observed = {"sqrt": (0.627, 0.697), "log2": (0.609, 0.700), None: (0.654, 0.712)}
+    extrapolated = {mf: asymptote(50, a, 100, b) for mf, (a, b) in observed.items()}
+    assert max(observed, key=lambda mf: observed[mf][1]) is None
+    assert max(extrapolated, key=extrapolated.get) == "log2"
+    assert asymptote(50, 0.8, 100, 0.8) == pytest.approx(0.8)
+
+
+def test_forest_growth_for_grouped_splits_scores_on_held_out_runs_and_refits(training):
+    X, y, groups, layout = training
+    selection = select_model(CLASSIFIERS["rf"], X, y, groups=groups, layout=layout, random_state=0)
+    forest = selection.model[-1]
+    assert "held-out runs" in selection.method and not hasattr(forest, "oob_score_")
+    assert forest.n_estimators == selection.params["n_estimators"] and len(forest.estimators_) == forest.n_estimators
+    assert forest.n_features_in_ == X.shape[1] and len(forest.classes_) == 4
+
+
+def test_svm_coordinate_search_walks_the_original_grid(training):
+    X, y, _, layout = training
+    selection = select_model(CLASSIFIERS["svm"], X, y, layout=layout, random_state=0)
+    grid = CLASSIFIERS["svm"].grid(layout, int(len(X) * 0.8))
+    sizes = [None, *grid[1]["n_components"]]
+    assert selection.params["C"] in grid[0]["C"] and selection.params["n_components"] in sizes
+    trace = selection.trace
+    first = trace[trace["budget"] == "every PCA size at the smallest C"]
+    assert len(first) == len(sizes) and first["params"].str.contains('"C": 1.0').all()
+    walked = trace[trace["budget"] == "C upward for the best sizes"]
+    assert 3 <= len(walked) <= 3 * (len(grid[0]["C"]) - 1)
+    assert len(trace) < len(sizes) * len(grid[0]["C"])  # a fraction of the grid
+    assert selection.score == pytest.approx(trace["score"].max()) and selection.score > 0.9
+
+
+def test_principal_components_are_nested():
+    """Why the SVM search fits one PCA per fold: the first k components of a full PCA are PCA(k)."""
+    X = np.random.default_rng(0).normal(size=(80, 12)) @ np.random.default_rng(1).normal(size=(12, 12))
+    full = PCA(n_components=12).fit(X).transform(X)
+    np.testing.assert_allclose(np.abs(full[:, :4]), np.abs(PCA(n_components=4).fit(X).transform(X)), atol=1e-8)
+
+
+def test_the_exhaustive_grid_scores_every_candidate(training):
+    X, y, groups, layout = training
+    selection = select_model(CLASSIFIERS["svm"], X, y, groups=groups, layout=layout, exhaustive=True,
+                             random_state=0)
+    grid = CLASSIFIERS["svm"].grid(layout, min(len(tr) for tr, _ in _folds(X, y, groups)))
+    assert len(selection.trace) == sum(len(g["C"]) * len(g["n_components"]) for g in grid)
+    assert selection.score == pytest.approx(selection.trace["score"].max())
+    assert selection.model[-1].get_params()["C"] == selection.params["C"]
+    assert selection.method.startswith(f"exhaustive grid ({len(selection.trace)} candidates x 5 folds)")
+
+
+def _folds(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    from lrdecode.splits import inner_cv
+
+    return list(inner_cv(y, groups, seed=0).split(X, y, groups))
+
+
+@pytest.mark.slow  # reason: 15 grid points x 5 folds of forests up to 1,000 trees (about a minute)
+def test_the_exhaustive_forest_grid(training):
+    X, y, groups, layout = training
+    selection = select_model(CLASSIFIERS["rf"], X, y, groups=groups, layout=layout, exhaustive=True, random_state=0)
+    assert len(selection.trace) == len(MAX_FEATURES) * len(N_ESTIMATORS)
+    assert selection.score == pytest.approx(selection.trace["score"].max())
+    assert selection.model[-1].n_estimators == selection.params["n_estimators"]
