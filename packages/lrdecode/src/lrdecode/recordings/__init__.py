@@ -1,0 +1,7 @@
+"""Real recordings in: NWB, NumPy and CSV unit responses to the format (DESIGN section 8)."""
+
+from lrdecode.recordings.ingest import infer_format, ingest, read_recording, recording_to_dataset
+from lrdecode.recordings.recording import Recording, RecordingError, RecordingWarning, check
+
+__all__ = ["Recording", "RecordingError", "RecordingWarning", "check", "infer_format", "ingest",
+           "read_recording", "recording_to_dataset"]
