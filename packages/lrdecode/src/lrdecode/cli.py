@@ -487,6 +487,22 @@ def predict(
 
 
 @app.command()
+@friendly_errors
+def report(
+    results: Annotated[list[Path], typer.Argument(
+        help="Result files (.json written by the analyses) or directories searched for them.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    title: Annotated[str, typer.Option("--title", help="Title of the page.")] = "Learning-rule decoding report",
+) -> None:
+    """One self-contained HTML page (figures embedded) of every analysis in RESULTS."""
+    from lrdecode.report import find_results, write_report
+
+    found = find_results(results)
+    path = write_report(found, out, title=title)
+    typer.echo(f"report of {len(found)} result(s): {path.resolve()}")
+
+
+@app.command()
 def classifiers() -> None:
     """List the classifiers and their default model selection."""
     from lrdecode.classifiers import CLASSIFIERS
