@@ -70,3 +70,13 @@ def bench(session: nox.Session) -> None:
     session.install(SHARED, LRSIM, LRDECODE, "pytest-benchmark>=4")
     pytest(session, "benchmarks", "--benchmark-only", "--benchmark-columns=min,median,max,rounds",
            "--benchmark-json=.benchmarks/latest.json")
+
+
+@nox.session(python=PYTHON, default=False)
+def demo(session: nox.Session) -> None:
+    """The main job on the embedded digits tasks: sweep every rule, decode, HTML report (its path is printed).
+
+    Options go to scripts/demo.py, e.g. `nox -s demo -- --sweep sweeps/demo-ci.toml --splits 3`.
+    """
+    session.install("./shared_schema", "./packages/lrsim", "./packages/lrdecode")
+    session.run("python", "scripts/demo.py", *session.posargs)

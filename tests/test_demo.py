@@ -1,0 +1,50 @@
+"""The quick start's demo, end to end at test size: simulate every rule (lrsim, Dask), decode
+(lrdecode), report; the same script and code path as `nox -s demo`, on sweeps/demo-ci.toml."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo")
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--sweep", str(ROOT / "sweeps" / "demo-ci.toml"),
+         "--out", str(out), "--splits", "3", "--workers", "2"],
+        capture_output=True, text=True, timeout=1800, cwd=ROOT)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return out, completed.stdout
+
+
+def test_demo_prints_where_the_report_is_and_the_report_exists(demo: tuple[Path, str]):
+    out, printed = demo
+    report = out / "report.html"
+    assert printed.rstrip().splitlines()[-1] == str(report.resolve())
+    page = report.read_text()
+    assert page.count('<img src="data:image/png;base64,') >= 4
+    for analysis in ("evaluate", "pairwise", "importance"):
+        assert re.search(rf'id="r\d+-{analysis}"', page)
+
+
+def test_demo_sweep_trained_every_rule(demo: tuple[Path, str]):
+    out, _ = demo
+    evaluate = json.loads((out / "results" / "evaluate.json").read_text())
+    examples_per_rule = evaluate["data"]["features"]["all"]["examples_per_rule"]
+    assert set(examples_per_rule) == {"sgdm", "adam", "fa", "ia", "kp"}
+
+
+def test_demo_decodes_the_rule_above_chance(demo: tuple[Path, str]):
+    out, _ = demo
+    summary = json.loads((out / "results" / "evaluate.json").read_text())["tables"]["summary"]
+    forest = next(r for r in summary if (r["measure"], r["classifier"], r["split"]) == ("all", "rf", "paper"))
+    assert forest["chance"] == pytest.approx(0.2)
+    assert forest["accuracy_mean"] - 2 * forest["accuracy_sem"] > forest["chance"], forest
