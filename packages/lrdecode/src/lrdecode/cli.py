@@ -450,7 +450,8 @@ def _grid(summary: pd.DataFrame, rows: str, columns: str, panels: list[str]) -> 
     for key, group in table.groupby(panels, sort=False):
         typer.echo(" / ".join(map(str, key if isinstance(key, tuple) else (key,)))
                    + f" (chance {group['chance'].iloc[0]:.2f}): accuracy, rows {rows}, columns {columns}")
-        grid = group.pivot(index=rows, columns=columns, values="cell").fillna("")
+        index = rows if not group.duplicated([rows, columns]).any() else "measurement"  # settings differing in seed
+        grid = group.pivot(index=index, columns=columns, values="cell").fillna("")
         typer.echo(grid.to_string())
 
 
@@ -668,8 +669,10 @@ def plan(
                f"{int(row['n_splits'])} run-grouped splits, {classifier})")
     cells = result.tables["surface"]
     if not cells.empty:
-        rows = "units_measured" if surface == Surface.units else "noise_std"
-        _grid(cells, rows, "sessions", ["measure"])
+        order = ["units_measured", "noise_std"] if surface == Surface.units else ["noise_std", "units_measured"]
+        cells = cells.sort_values(order, ascending=[surface == Surface.noise, True], kind="stable")
+        cells["measurement"] = pd.Categorical(cells["measurement"], list(dict.fromkeys(cells["measurement"])))
+        _grid(cells, "measurement", "sessions", ["measure"])
     _write(result, out)
 
 

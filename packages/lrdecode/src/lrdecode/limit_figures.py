@@ -125,22 +125,25 @@ def plot_plan(result: Result) -> dict[str, Figure]:
         ax.set_ylabel("expected accuracy (run-grouped)")
     else:
         by_units = result.settings.get("surface") == "units"
-        column = "units_measured" if by_units else "noise_std"
-        rows_axis = sorted(surface[column].unique(), reverse=not by_units)
+        order = ["units_measured", "noise_std"] if by_units else ["noise_std", "units_measured"]
+        settings = surface.drop_duplicates("measurement").sort_values(order, ascending=[by_units, True])
+        rows_axis = settings["measurement"].tolist()  # one row per setting, fewest units (or most noise) lowest
         sessions = sorted(surface["sessions"].unique())
         mean = np.full((len(rows_axis), len(sessions)), np.nan)
         sem = np.full_like(mean, np.nan)
         for row in surface.itertuples():
-            i, j = rows_axis.index(getattr(row, column)), sessions.index(row.sessions)
+            i, j = rows_axis.index(row.measurement), sessions.index(row.sessions)
             mean[i, j], sem[i, j] = row.accuracy_mean, row.accuracy_sem
         image = _annotated_heatmap(ax, mean, sem, float(plan["chance"]), 1.0)
         ax.set_xticks(range(len(sessions)), [str(s) for s in sessions])
-        ax.set_yticks(range(len(rows_axis)), [f"{v:g}" for v in rows_axis])
+        ax.set_yticks(range(len(rows_axis)), [f"{label}\n({r.units_measured:g} units, noise {r.noise_std:g})"
+                                              for label, r in zip(rows_axis, settings.itertuples(), strict=True)],
+                      fontsize=7)
         ax.set_xlabel(f"sessions ({int(plan['spacing'])} checkpoint(s) apart)")
-        ax.set_ylabel("units measured" if by_units else "noise std")
-        if plan["sessions"] in sessions and plan[column] in rows_axis:
-            ax.plot(sessions.index(plan["sessions"]), rows_axis.index(plan[column]), marker="*", markersize=18,
-                    markerfacecolor="none", markeredgecolor="red", markeredgewidth=2, label="planned")
+        ax.set_ylabel("measurement setting")
+        if plan["sessions"] in sessions and plan["measurement"] in rows_axis:
+            ax.plot(sessions.index(plan["sessions"]), rows_axis.index(plan["measurement"]), marker="*",
+                    markersize=18, markerfacecolor="none", markeredgecolor="red", markeredgewidth=2, label="planned")
             ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.15, 1.0))
         fig.colorbar(image, ax=ax, shrink=0.8, label="expected accuracy (run-grouped)")
     ax.set_title(title, fontsize=9)

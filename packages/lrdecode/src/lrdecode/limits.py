@@ -204,7 +204,7 @@ def nearest_setting(table: pd.DataFrame, *, n_units: float, noise_std: float, un
         raise DecodeError(
             f"no measurement setting of the data is close to {n_units:g} units with noise {noise_std:g} (within a "
             f"factor {unit_tolerance:g} in units and {noise_tolerance:.0%} in noise)",
-            f"plan for a setting the data has ({available}), simulate one (lrsim --measurement "
+            f"plan for a setting the data has ({available}), simulate one (lrsim run --measure "
             f"'units={int(n_units)},noise={noise_std:g}'), or loosen --unit-tolerance / --noise-tolerance")
     distance = np.where(close, unit_distance + noise_distance, np.inf)
     return known.iloc[int(np.argmin(distance))]
@@ -232,8 +232,8 @@ def load_units(data: LoadedData) -> pd.DataFrame:
         units = units[units["run_id"].astype(str).isin(runs)].reset_index(drop=True)
     if units.empty:
         raise DecodeError(f"no unit-level responses (units.parquet) for the selected runs of {', '.join(data.sources)}",
-                          "use a dataset written with unit responses (lrsim --record-units, `lrdecode ingest`), or "
-                          "decode the measurement settings the data carries (--from settings)")
+                          "use a dataset written with unit responses (lrsim run --record-units N, `lrdecode "
+                          "ingest`), or decode the measurement settings the data carries (--from settings)")
     return units
 
 
