@@ -190,6 +190,9 @@ def nearest_setting(table: pd.DataFrame, *, n_units: float, noise_std: float, un
     """
     if n_units < 1:
         raise DecodeError(f"--units {n_units} is below 1", "plan for at least one recorded unit")
+    if unit_tolerance <= 1.0 or noise_tolerance < 0:
+        raise DecodeError(f"unit tolerance {unit_tolerance} must be above 1 and noise tolerance {noise_tolerance} "
+                          "at least 0", "e.g. --unit-tolerance 2 (a factor) --noise-tolerance 0.5 (a fraction)")
     if not (math.isfinite(noise_std) and noise_std >= 0):
         raise DecodeError(f"--noise {noise_std} is not a finite number >= 0", "give the noise std, e.g. 0.5")
     known = table.dropna(subset=["units_measured"])
