@@ -20,7 +20,8 @@ from .conftest import write
 
 
 def test_every_registered_analysis_can_be_plotted():
-    assert set(ANALYSES) == {"evaluate", "pairwise", "held_out", "averaged", "importance"}
+    assert set(ANALYSES) == {"evaluate", "pairwise", "held_out", "averaged", "importance", "subsample",
+                             "consecutive", "units_noise", "plan"}
     assert set(ANALYSES) <= set(PLOTTERS)
 
 

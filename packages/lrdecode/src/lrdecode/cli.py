@@ -406,6 +406,276 @@ def averaged(
     _write(result, out)
 
 
+# ---------------------------------------------------------------- measurement limits (paper §5, §6; DESIGN §8)
+
+
+class StartChoice(StrEnum):
+    run = "run"
+    example = "example"
+
+
+class UnitSource(StrEnum):
+    settings = "settings"
+    units = "units"
+
+
+class Surface(StrEnum):
+    units = "units"
+    noise = "noise"
+    none = "none"
+
+
+StartOpt = Annotated[StartChoice, typer.Option(
+    "--start-per", help="Draw the random start once per run (its layers share the sessions, as an animal's "
+    "areas do) or once per example (layer), as the paper's Appendix B.3.1.")]
+
+
+def _list(text: str | None, option: str, kind: type = str) -> list[Any]:
+    """``"0,0.5,1"`` -> [0.0, 0.5, 1.0]; a clear error naming the option otherwise."""
+    if text is None:
+        return []
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [kind(t) for t in items]
+    except ValueError:
+        raise DecodeError(f"cannot read {text!r} ({option})",
+                          f"give {kind.__name__} values separated by commas, e.g. {option} 0,0.5,1") from None
+
+
+def _grid(summary: pd.DataFrame, rows: str, columns: str, panels: list[str]) -> None:
+    """Print accuracy mean ± s.e.m. as one rows x columns grid per panel."""
+    cell = [f"{m:.2f} ± {s:.2f}" for m, s in zip(summary["accuracy_mean"], summary["accuracy_sem"], strict=True)]
+    table = summary.assign(cell=cell)
+    panels = [p for p in panels if p in table]
+    for key, group in table.groupby(panels, sort=False):
+        typer.echo(" / ".join(map(str, key if isinstance(key, tuple) else (key,)))
+                   + f" (chance {group['chance'].iloc[0]:.2f}): accuracy, rows {rows}, columns {columns}")
+        index = rows if not group.duplicated([rows, columns]).any() else "measurement"  # settings differing in seed
+        grid = group.pivot(index=index, columns=columns, values="cell").fillna("")
+        typer.echo(grid.to_string())
+
+
+def _describe_grid(result: Result) -> None:
+    """One line for a result of many feature sets (one per measurement setting)."""
+    infos = list(result.data["features"].values())
+    first = infos[0]
+    typer.echo(f"{len(infos)} feature set(s); the first: {first['labelled_examples']} labelled example(s) of "
+               f"{len(first['examples_per_rule'])} rules from {first['runs']} run(s), {len(first['statistics'])} "
+               f"statistic(s) x {first['checkpoints']} checkpoint(s)")
+
+
+@app.command()
+@friendly_errors
+def subsample(
+    data: DataArg,
+    out: OutOpt,
+    period: Annotated[list[int] | None, typer.Option(
+        "--period", "-p", min=1, help="Subsample period: checkpoints between samples. Repeatable. "
+        "[default: 1, 2, 5]")] = None,
+    samples: Annotated[list[int] | None, typer.Option(
+        "--samples", "-n", min=1, help="Number of samples per trajectory. Repeatable. [default: about 10, 20, 30, "
+        "50, 75 and 100% of the checkpoints]")] = None,
+    start_per: StartOpt = StartChoice.run,
+    classifier: ClassifierOpt = "rf",
+    measure: MeasureOpt = None,
+    statistic: StatisticOpt = None,
+    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
+    where: WhereOpt = None,
+    measurement: MeasurementOpt = None,
+    splits: SplitsOpt = 10,
+    test_fraction: TestFractionOpt = 0.25,
+    seed: SeedOpt = 0,
+    exhaustive: ExhaustiveOpt = False,
+    n_jobs: JobsOpt = 1,
+    include_incomplete: IncompleteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Trajectory subsampling (paper Fig. 4a): accuracy for subsample periods x numbers of samples.
+
+    Samples are taken PERIOD checkpoints apart from a random start, drawn afresh for each split.
+    """
+    from lrdecode.analyses import trajectory_subsampling
+
+    loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, [classifier])
+    with reporter(quiet) as bars:
+        result = trajectory_subsampling(loaded, periods=period or [1, 2, 5], sample_counts=samples or None,
+                                        measures=[m.value for m in measure or [Measure.all]], statistics=statistic,
+                                        classifier=classifier, splits=_splits(split), n_splits=splits,
+                                        test_fraction=test_fraction, start_per=start_per.value, seed=seed,
+                                        exhaustive=exhaustive, n_jobs=n_jobs, reporter=bars)
+    _describe_features(result)
+    _grid(result.summary, "period", "n_samples", ["measure", "classifier", "split"])
+    if result.settings["infeasible"]:
+        typer.echo("not scored (longer than the trajectory): " + ", ".join(
+            f"{c['n_samples']} every {c['period']}" for c in result.settings["infeasible"]))
+    _write(result, out)
+
+
+@app.command()
+@friendly_errors
+def consecutive(
+    data: DataArg,
+    out: OutOpt,
+    classifier: ClassifierOpt = "rf",
+    measure: MeasureOpt = None,
+    statistic: StatisticOpt = None,
+    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
+    where: WhereOpt = None,
+    measurement: MeasurementOpt = None,
+    splits: SplitsOpt = 10,
+    test_fraction: TestFractionOpt = 0.25,
+    seed: SeedOpt = 0,
+    exhaustive: ExhaustiveOpt = False,
+    n_jobs: JobsOpt = 1,
+    include_incomplete: IncompleteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Consecutive thirds (paper Fig. 4b, S6): train on the early, middle or late third, test on each.
+
+    The same train/test split of examples for every portion, so a test example is never trained on.
+    """
+    from lrdecode.analyses import consecutive_portions
+
+    loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, [classifier])
+    with reporter(quiet) as bars:
+        result = consecutive_portions(loaded, measures=[m.value for m in measure or [Measure.all]],
+                                      statistics=statistic, classifier=classifier, splits=_splits(split),
+                                      n_splits=splits, test_fraction=test_fraction, seed=seed, exhaustive=exhaustive,
+                                      n_jobs=n_jobs, reporter=bars)
+    _describe_features(result)
+    typer.echo("portions (checkpoints): " + "; ".join(f"{name} {c[0]}-{c[-1]}"
+                                                      for name, c in result.settings["portions"].items()))
+    summary = result.summary.copy()
+    for column in ("train_portion", "test_portion"):
+        summary[column] = pd.Categorical(summary[column], ["early", "middle", "late"])
+    _grid(summary, "train_portion", "test_portion", ["measure", "classifier", "split"])
+    _write(result, out)
+
+
+@app.command("units-noise")
+@friendly_errors
+def units_noise_command(
+    data: DataArg,
+    out: OutOpt,
+    source: Annotated[UnitSource, typer.Option(
+        "--from", help="settings: the measurement settings the data carries (weight, act, grad); units: measure "
+        "again from unit-level responses (units.parquet; act, and weight if stored) over --units x --noise.")
+    ] = UnitSource.settings,
+    units: Annotated[str, typer.Option(
+        "--units", help="With --from units: unit counts (200), fractions of the recorded units (0.1) or 'all', "
+        "comma-separated.")] = "0.1,0.25,0.5,all",
+    noise: Annotated[str, typer.Option(
+        "--noise", help="With --from units: noise stds, comma-separated.")] = "0,0.1,0.5,1,2",
+    measurement_seed: Annotated[int, typer.Option(
+        "--measurement-seed", help="With --from units: seed of the unit draws and the noise.")] = 0,
+    rules: Annotated[str | None, typer.Option(
+        "--rules", help="Decode only these rules, comma-separated (the paper: fa,ia). [default: every rule]")
+    ] = None,
+    classifier: ClassifierOpt = "rf",
+    measure: Annotated[list[Measure] | None, typer.Option(
+        "--measure", "-m", help="Measure(s), one heatmap each. Repeatable. [default: every measure recorded, "
+        "and all]")] = None,
+    statistic: StatisticOpt = None,
+    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
+    where: WhereOpt = None,
+    measurement: MeasurementOpt = None,
+    splits: SplitsOpt = 10,
+    test_fraction: TestFractionOpt = 0.25,
+    seed: SeedOpt = 0,
+    exhaustive: ExhaustiveOpt = False,
+    n_jobs: JobsOpt = 1,
+    include_incomplete: IncompleteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Unit subsampling x measurement noise (paper Fig. 5): an accuracy heatmap per measure."""
+    from lrdecode.analyses import units_noise
+
+    loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, [classifier])
+    with reporter(quiet) as bars:
+        result = units_noise(loaded, source=source.value, units=_list(units, "--units"),
+                             noise=_list(noise, "--noise", float), measurement_seed=measurement_seed,
+                             rules=_list(rules, "--rules") or None,
+                             measures=[m.value for m in measure] if measure else None, statistics=statistic,
+                             classifier=classifier, splits=_splits(split), n_splits=splits,
+                             test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
+                             reporter=bars)
+    _describe_grid(result)
+    summary = result.summary.sort_values(["units_measured", "noise_std"], ascending=[False, True], kind="stable")
+    summary["units"] = pd.Categorical(summary["units"].astype(str), list(dict.fromkeys(summary["units"].astype(str))))
+    _grid(summary, "units", "noise_std", ["measure", "classifier", "split"])
+    _write(result, out)
+
+
+@app.command()
+@friendly_errors
+def plan(
+    data: DataArg,
+    out: OutOpt,
+    units: Annotated[float, typer.Option("--units", help="Units you will record (per area).", show_default=False)],
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="Recording sessions during learning.",
+                                          show_default=False)],
+    spacing: Annotated[int, typer.Option("--spacing", min=1, help="Checkpoints of the simulation between sessions.",
+                                         show_default=False)],
+    noise: Annotated[float, typer.Option("--noise", min=0.0, help="Measurement noise std (in the data's units).")
+                     ] = 0.0,
+    measure: Annotated[Measure, typer.Option("--measure", "-m", help="What you will record.")] = Measure.act,
+    surface: Annotated[Surface, typer.Option(
+        "--surface", help="Tradeoff surface: accuracy over sessions x units (settings with your noise), sessions x "
+        "noise (settings with your units), or none.")] = Surface.units,
+    unit_tolerance: Annotated[float, typer.Option(
+        "--unit-tolerance", min=1.0, help="A setting is close when its units are within this factor of --units.")
+    ] = 2.0,
+    noise_tolerance: Annotated[float, typer.Option(
+        "--noise-tolerance", min=0.0, help="... and its noise within this fraction of the larger noise.")] = 0.5,
+    start_per: StartOpt = StartChoice.run,
+    classifier: ClassifierOpt = "rf",
+    statistic: StatisticOpt = None,
+    where: WhereOpt = None,
+    measurement: MeasurementOpt = None,
+    splits: SplitsOpt = 10,
+    test_fraction: TestFractionOpt = 0.25,
+    seed: SeedOpt = 0,
+    exhaustive: ExhaustiveOpt = False,
+    n_jobs: JobsOpt = 1,
+    include_incomplete: IncompleteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Expected accuracy of a planned experiment, and the tradeoff surface around it.
+
+    Estimated on simulated DATA reduced to the plan: SESSIONS samples SPACING checkpoints apart,
+    the data's measurement setting nearest to UNITS units with NOISE, run-grouped splits (a new
+    animal is a new run).
+    """
+    from lrdecode.analyses import plan_experiment
+
+    loaded = _load(data, where, measurement, include_incomplete)
+    _warn_exhaustive(exhaustive, [classifier])
+    with reporter(quiet) as bars:
+        result = plan_experiment(loaded, n_units=units, sessions=sessions, spacing=spacing, noise_std=noise,
+                                 measure=measure.value, statistics=statistic, classifier=classifier, n_splits=splits,
+                                 test_fraction=test_fraction, start_per=start_per.value,
+                                 unit_tolerance=unit_tolerance, noise_tolerance=noise_tolerance,
+                                 surface=surface.value, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
+                                 reporter=bars)
+    _describe_features(result)
+    row = result.summary.iloc[0]
+    typer.echo(f"measurement setting used: {row['measurement']} ({row['units_measured']:g} units measured, noise "
+               f"{row['noise_std']:g}) for the requested {units:g} units, noise {noise:g}")
+    typer.echo(f"expected accuracy with {sessions} session(s) {spacing} checkpoint(s) apart: "
+               f"{row['accuracy_mean']:.3f} ± {row['accuracy_sem']:.3f} (chance {row['chance']:.3f}; "
+               f"{int(row['n_splits'])} run-grouped splits, {classifier})")
+    cells = result.tables["surface"]
+    if not cells.empty:
+        order = ["units_measured", "noise_std"] if surface == Surface.units else ["noise_std", "units_measured"]
+        cells = cells.sort_values(order, ascending=[surface == Surface.noise, True], kind="stable")
+        cells["measurement"] = pd.Categorical(cells["measurement"], list(dict.fromkeys(cells["measurement"])))
+        _grid(cells, "measurement", "sessions", ["measure"])
+    _write(result, out)
+
+
 @app.command()
 @friendly_errors
 def fit(

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lrdecode.limit_figures import plot_consecutive, plot_plan, plot_subsample, plot_units_noise
 from lrdecode.results import Result, atomic_write
 
 MEASURE_COLORS = {"weight": "#1f77b4", "act": "#d62728", "grad": "#2ca02c", "position": "#7f7f7f", "all": "#9467bd"}
@@ -150,6 +151,10 @@ PLOTTERS: dict[str, Callable[[Result], dict[str, Figure]]] = {
     "held_out": plot_held_out,
     "averaged": plot_averaged,
     "importance": plot_importance,
+    "subsample": plot_subsample,
+    "consecutive": plot_consecutive,
+    "units_noise": plot_units_noise,
+    "plan": plot_plan,
 }
 
 

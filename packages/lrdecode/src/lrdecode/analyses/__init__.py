@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lrdecode.analyses.averaged import trajectory_averaged
+from lrdecode.analyses.consecutive import consecutive_portions
 from lrdecode.analyses.evaluate import evaluate_measures
 from lrdecode.analyses.held_out import held_out
 from lrdecode.analyses.importance import importance
 from lrdecode.analyses.pairwise import pairwise
+from lrdecode.analyses.plan import plan_experiment
+from lrdecode.analyses.subsample import trajectory_subsampling
+from lrdecode.analyses.units_noise import units_noise
 from lrdecode.results import Result
 
 ANALYSES: dict[str, Callable[..., Result]] = {}
@@ -30,6 +34,10 @@ register("pairwise", pairwise)
 register("held_out", held_out)
 register("averaged", trajectory_averaged)
 register("importance", importance)
+register("subsample", trajectory_subsampling)
+register("consecutive", consecutive_portions)
+register("units_noise", units_noise)
+register("plan", plan_experiment)
 
-__all__ = ["ANALYSES", "evaluate_measures", "held_out", "importance", "pairwise", "register",
-           "trajectory_averaged"]
+__all__ = ["ANALYSES", "consecutive_portions", "evaluate_measures", "held_out", "importance", "pairwise",
+           "plan_experiment", "register", "trajectory_averaged", "trajectory_subsampling", "units_noise"]

@@ -1,0 +1,126 @@
+"""Plan an experiment (DESIGN §8): the accuracy to expect when S sessions are recorded K
+checkpoints apart, from about N units with noise of std SIGMA, estimated on simulated data
+reduced to those limits; and the tradeoff surface around the plan.
+
+- Instrument: the data's measurement setting nearest to (N, SIGMA) (`limits.nearest_setting`);
+  the plan says which one was used and refuses when none is close.
+- Sessions: S samples K checkpoints apart from a random start per run, drawn afresh per split
+  (`limits.subsample`); refused when S sessions at spacing K do not fit the trajectories.
+- Accuracy: run-grouped splits only, since a new animal is a new run: the decoder never saw
+  any layer of the runs it is tested on.
+- Surface: accuracy over sessions (1 to the most that fit at spacing K) x units (the settings
+  with the chosen noise) or x noise (the settings with the chosen units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from lrdecode.analyses.common import concat, describe
+from lrdecode.data import LoadedData
+from lrdecode.errors import DecodeError
+from lrdecode.features import build_features
+from lrdecode.limits import (
+    check_sampling,
+    evaluate_redrawn,
+    nearest_setting,
+    select_setting,
+    settings_table,
+    span,
+    subsample,
+)
+from lrdecode.progress import SILENT, Reporter
+from lrdecode.results import Result
+
+SURFACES: tuple[str, ...] = ("units", "noise", "none")
+
+
+def session_counts(n_checkpoints: int, spacing: int, most: int = 8) -> list[int]:
+    """Up to ``most`` session counts from 1 to the largest that fits at this spacing."""
+    largest = (n_checkpoints - 1) // spacing + 1
+    return sorted({round(x) for x in np.linspace(1, largest, min(most, largest))})
+
+
+def plan_experiment(
+    data: LoadedData,
+    *,
+    n_units: float,
+    sessions: int,
+    spacing: int,
+    noise_std: float = 0.0,
+    measure: str = "act",
+    statistics: Sequence[str] | None = None,
+    classifier: str = "rf",
+    n_splits: int = 10,
+    test_fraction: float = 0.25,
+    start_per: str = "run",
+    unit_tolerance: float = 2.0,
+    noise_tolerance: float = 0.5,
+    surface: str = "units",
+    seed: int = 0,
+    exhaustive: bool = False,
+    n_jobs: int = 1,
+    reporter: Reporter = SILENT,
+) -> Result:
+    """Expected accuracy of the planned experiment (table ``summary``) and the tradeoff ``surface``."""
+    if surface not in SURFACES:
+        raise DecodeError(f"unknown surface {surface!r} (--surface)", f"use one of {', '.join(SURFACES)}")
+    n_checkpoints = data.trajectories.values.shape[1]
+    try:
+        check_sampling(n_checkpoints, sessions, spacing)
+    except DecodeError as error:
+        raise DecodeError(f"the simulated trajectories are too short for this plan: {error.problem}",
+                          f"{error.fix}; or simulate longer training (more checkpoints)") from None
+    grid = settings_table(data.trajectories, measure)
+    chosen = nearest_setting(grid, n_units=n_units, noise_std=noise_std, unit_tolerance=unit_tolerance,
+                             noise_tolerance=noise_tolerance)
+
+    def accuracy_at(setting: str, n_sessions: int, keys: dict[str, object]):
+        reduced = select_setting(data, setting)
+
+        def features_of_split(i: int):
+            trajectories = subsample(reduced.trajectories, n_samples=n_sessions, period=spacing,
+                                     seed=[seed, n_sessions, spacing, i], per=start_per)
+            return build_features(trajectories, measure=measure, statistics=statistics)
+
+        return evaluate_redrawn(features_of_split, classifier=classifier, split="grouped", n_splits=n_splits,
+                                test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
+                                keys=keys, reporter=reporter)
+
+    planned = accuracy_at(chosen["measurement"], sessions, {"measure": measure, "classifier": classifier,
+                                                             "split": "grouped"})
+    row = planned.summary()
+    keys = {k: row.pop(k) for k in ("measure", "classifier", "split")}
+    summary = pd.DataFrame([{**keys, "requested_units": n_units, "requested_noise_std": noise_std,
+                             "sessions": sessions, "spacing": spacing, "span": span(sessions, spacing),
+                             "measurement": chosen["measurement"], "units_measured": chosen["units_measured"],
+                             "noise_std": chosen["noise_std"], **row}])
+
+    cells = []
+    if surface != "none":
+        same = "noise_std" if surface == "units" else "units_measured"
+        axis = grid[grid[same] == chosen[same]]
+        for setting in axis.itertuples():
+            for n_sessions in session_counts(n_checkpoints, spacing):
+                run = accuracy_at(setting.measurement, n_sessions,
+                                  {"measure": measure, "classifier": classifier, "split": "grouped",
+                                   "sessions": n_sessions, "measurement": setting.measurement,
+                                   "units_measured": setting.units_measured, "noise_std": setting.noise_std})
+                cells.append(run.summary_table())
+    whole = select_setting(data, chosen["measurement"])
+    return Result(
+        analysis="plan",
+        settings={"requested_units": n_units, "requested_noise_std": noise_std, "sessions": sessions,
+                  "spacing": spacing, "n_checkpoints": n_checkpoints, "measurement_used": chosen["measurement"],
+                  "units_measured": chosen["units_measured"], "noise_std_used": chosen["noise_std"],
+                  "unit_tolerance": unit_tolerance, "noise_tolerance": noise_tolerance, "measure": measure,
+                  "statistics": list(statistics or []), "classifier": classifier, "split": "grouped",
+                  "n_splits": n_splits, "test_fraction": test_fraction, "start_per": start_per, "surface": surface,
+                  "seed": seed, "exhaustive": exhaustive},
+        data=describe(whole, {measure: build_features(whole.trajectories, measure=measure, statistics=statistics)}),
+        tables={"summary": summary, "surface": concat(cells), "settings": grid,
+                "splits": planned.split_table()},
+    )
