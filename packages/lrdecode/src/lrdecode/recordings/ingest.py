@@ -62,7 +62,8 @@ def read_recording(paths: Sequence[str | Path], *, format: str | None = None, ar
     return check(recording, drop_nan_units=drop_nan_units)
 
 
-def _run_id(text: str) -> str:
+def run_id_from(text: str) -> str:
+    """A valid run id from free text (a file name): runs of other characters become one dash."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return slug or "recording"
 
@@ -137,7 +138,7 @@ def ingest(paths: Sequence[str | Path], out: str | Path, *, position: str | Mapp
            **read_options) -> Path:
     """Read a recording and write it as a format v1 dataset directory."""
     recording = read_recording(paths, **read_options)
-    run = _run_id(run_id or Path(paths[0]).stem)
+    run = run_id_from(run_id or Path(paths[0]).stem)
     dataset = recording_to_dataset(recording, run_id=run, position=position, task=task)
     return write_dataset(out, dataset.runs, dataset.observables, units=dataset.units, overwrite=overwrite,
                          producer=("lrdecode", __version__),
