@@ -94,28 +94,38 @@ def toy_simulated_dataset(*, runs_per_rule: int = 6, n_layers: int = 3, checkpoi
     names = [Observable("act", f, s).name for f in ("raw", "abs", "sq")
              for s in ("norm", "mean", "median", "q3", "var", "skew", "kurtosis")]
     positions = layer_positions(n_layers)
-    run_rows, observables, unit_rows = [], [], []
-    stimulus, unit = (a.reshape(-1) for a in np.meshgrid(np.arange(stimuli), np.arange(units), indexing="ij"))
+    run_rows, statistics, responses = [], [], []
     for r, rule in enumerate(rules):
         for replicate in range(runs_per_rule):
-            run_id = f"toy{r * runs_per_rule + replicate:03d}_{rule}"
-            run_rows.append({"run_id": run_id, "learning_rule": rule, "model_seed": replicate})
+            run_rows.append({"run_id": f"toy{r * runs_per_rule + replicate:03d}_{rule}", "learning_rule": rule,
+                             "model_seed": replicate})
             for layer in range(n_layers):
-                responses = toy_responses(rule, checkpoints=checkpoints, stimuli=stimuli, units=units, layer=layer,
-                                          seed=seed * 100_000 + r * 1000 + replicate)
-                for checkpoint in range(checkpoints):
-                    values = act_statistics(responses[checkpoint])
-                    observables.append(pd.DataFrame({
-                        "run_id": run_id, "layer": f"layer{layer}", "layer_index": layer,
-                        "layer_position": positions[layer], "checkpoint": checkpoint, "epoch": float(checkpoint),
-                        "measure": "act", "function": [n.split(".")[1] for n in names],
-                        "statistic": [n.split(".")[2] for n in names], "measurement": "all", "n_units": units,
-                        "n_units_total": units, "noise_std": 0.0, "measurement_seed": 0,
-                        "value": [values[n] for n in names]}))
-                    unit_rows.append(pd.DataFrame({
-                        "run_id": run_id, "layer": f"layer{layer}", "checkpoint": checkpoint,
-                        "epoch": float(checkpoint), "measure": "act", "stimulus": stimulus, "unit": unit,
-                        "n_units_total": units, "value": responses[checkpoint].reshape(-1)}))
+                rates = toy_responses(rule, checkpoints=checkpoints, stimuli=stimuli, units=units, layer=layer,
+                                      seed=seed * 100_000 + r * 1000 + replicate)
+                responses.append(rates)
+                for c in range(checkpoints):
+                    values = act_statistics(rates[c])
+                    statistics.append([values[n] for n in names])
+    run_ids = [row["run_id"] for row in run_rows]
+    layer_names = [f"layer{i}" for i in range(n_layers)]
+    # observables: (run, layer, checkpoint, statistic), statistic fastest
+    run, layer, checkpoint, statistic = (a.reshape(-1) for a in np.indices(
+        (len(run_ids), n_layers, checkpoints, len(names))))
+    obs = pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(run, run_ids), "layer": pd.Categorical.from_codes(layer, layer_names),
+        "layer_index": layer, "layer_position": np.asarray(positions)[layer], "checkpoint": checkpoint,
+        "epoch": checkpoint.astype(float), "measure": "act",
+        "function": np.array([n.split(".")[1] for n in names])[statistic],
+        "statistic": np.array([n.split(".")[2] for n in names])[statistic], "measurement": "all",
+        "n_units": units, "n_units_total": units, "noise_std": 0.0, "measurement_seed": 0,
+        "value": np.asarray(statistics, dtype=np.float64).reshape(-1)})
+    # unit responses: (run, layer, checkpoint, stimulus, unit), unit fastest
+    run, layer, checkpoint, stimulus, unit = (a.reshape(-1) for a in np.indices(
+        (len(run_ids), n_layers, checkpoints, stimuli, units)))
+    unit_table = pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(run, run_ids), "layer": pd.Categorical.from_codes(layer, layer_names),
+        "checkpoint": checkpoint, "epoch": checkpoint.astype(float), "measure": "act", "stimulus": stimulus,
+        "unit": unit, "n_units_total": units, "value": np.concatenate([r.reshape(-1) for r in responses])})
     n_runs = len(run_rows)
     runs = pd.DataFrame({
         "run_id": [r["run_id"] for r in run_rows], "source": "simulation",
@@ -125,11 +135,8 @@ def toy_simulated_dataset(*, runs_per_rule: int = 6, n_layers: int = 3, checkpoi
         "dataset_seed": pd.array([None] * n_runs, dtype="Int64"), "status": "complete", "status_detail": None,
         "hyperparameters": json.dumps({"toy": True, "seed": seed}),
     })
-    obs = pd.concat(observables, ignore_index=True)
-    unit_table = pd.concat(unit_rows, ignore_index=True)
     for frame in (obs, unit_table):
-        for column in ("run_id", "layer", "measure"):
-            frame[column] = frame[column].astype("category")
+        frame["measure"] = frame["measure"].astype("category")
     return Dataset(runs=runs, observables=obs, units=unit_table)
 
 
