@@ -364,13 +364,13 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
                           "ingest it first: lrdecode ingest FILES --out DIR")
     limits = recording_limits(ss.read_dataset(path), area=area, source=str(path))
     if noise is not None:
-        sigma, noise_source = noise, "given (--noise)"
+        sigma, noise_source = noise, "given with --noise"
         if limits.noise_std is not None:
             noise_source += f"; the recording's repeats suggest {limits.noise_std:.4g}"
     elif limits.noise_std is not None:
         sigma, noise_source = limits.noise_std, limits.noise_note
     else:
-        sigma, noise_source = 0.0, f"assumed 0 ({limits.noise_note}; pass --noise SIGMA)"
+        sigma, noise_source = 0.0, f"assumed 0: {limits.noise_note}; pass --noise SIGMA"
         warnings.warn(f"measurement noise assumed 0: {limits.noise_note}; pass --noise SIGMA (the s.d. of a single "
                       f"response across repeats of one stimulus) to train under the recording's noise",
                       MatchWarning, stacklevel=2)
