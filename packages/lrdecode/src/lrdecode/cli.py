@@ -429,8 +429,8 @@ def fit(
         "--match-area", help="With --match: match this area only (areas with other unit counts need their own "
         "model).")] = None,
     noise: Annotated[float | None, typer.Option(
-        "--noise", min=0.0, help="With --match: measurement noise s.d. per response. [default: estimated from "
-        "repeated stimuli in the recording, else 0 with a warning]")] = None,
+        "--noise", min=0.0, help="With --match: measurement noise s.d. per response (default: estimated from "
+        "repeated stimuli in the recording, else 0 with a warning).")] = None,
     match_span: Annotated[str, typer.Option(
         "--match-span", help="With --match: share of the simulated training the recording covers, START:END "
         "(first session -> START, last -> END).")] = "0:1",
@@ -573,10 +573,10 @@ def ingest(
         "--position", "-p", help="Depth position of the recorded area(s) in the circuit: early, middle or deep "
         "(late = deep); or AREA=POSITION for each area (repeatable).")],
     format: Annotated[RecordingFormat | None, typer.Option(
-        "--format", "-f", help="Recording format. [default: from the extension: .nwb, .npz, .csv]")] = None,
+        "--format", "-f", help="Recording format (default: from the extension: .nwb, .npz, .csv).")] = None,
     area: Annotated[str | None, typer.Option(
-        "--area", help="Area (layer) name for every unit. [default: the file's areas, else its name]")] = None,
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id. [default: the first file's name]")] = None,
+        "--area", help="Area (layer) name for every unit (default: the file's areas, else its name).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: the first argument's name).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Task the animal learned (runs.parquet task).")] = None,
     common_units: Annotated[bool, typer.Option(
         "--common-units", help="Keep only units present in every session instead of refusing the recording.")
