@@ -691,16 +691,42 @@ def fit(
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
     quiet: QuietOpt = False,
+    match: Annotated[Path | None, typer.Option(
+        "--match", help="A recording dataset (from `lrdecode ingest`): train on DATA reduced to its limits (same "
+        "number and relative spacing of sessions, unit count, noise, act statistics only), calibrate the "
+        "probabilities and store the accuracy to expect. See 'Real recordings' in the README.")] = None,
+    match_area: Annotated[str | None, typer.Option(
+        "--match-area", help="With --match: match this area only (areas with other unit counts need their own "
+        "model).")] = None,
+    noise: Annotated[float | None, typer.Option(
+        "--noise", min=0.0, help="With --match: measurement noise s.d. per response (default: estimated from "
+        "repeated stimuli in the recording, else 0 with a warning).")] = None,
+    match_span: Annotated[str, typer.Option(
+        "--match-span", help="With --match: share of the simulated training the recording covers, START:END "
+        "(first session -> START, last -> END).")] = "0:1",
+    draws: Annotated[int, typer.Option(
+        "--draws", min=1, help="With --match: unit draws per simulated layer (from unit responses).")] = 1,
+    calibration: Annotated[str, typer.Option(
+        "--calibration", help="With --match: probability calibration, sigmoid or isotonic (needs many runs).")
+    ] = "sigmoid",
+    splits: Annotated[int, typer.Option(
+        "--splits", min=1, help="With --match: run-grouped splits for the expected accuracy.")] = 10,
 ) -> None:
     """Fit a decoder on every labelled run and save it (skops model file).
 
-    Hyperparameters are chosen by run-grouped inner cross-validation.
+    Hyperparameters are chosen by run-grouped inner cross-validation. With --match RECORDING,
+    the decoder is matched to one experiment (see `lrdecode predict`).
     """
     from lrdecode.decoder import fit_decoder
     from lrdecode.model_files import save_model
 
     loaded = _load(data, where, measurement, include_incomplete)
     _warn_exhaustive(exhaustive, [classifier])
+    if match is not None:
+        _fit_matched(loaded, match, out, classifier=classifier, statistic=statistic, area=match_area, noise=noise,
+                     span=match_span, draws=draws, calibration=calibration, splits=splits, seed=seed,
+                     exhaustive=exhaustive, n_jobs=n_jobs, quiet=quiet, measure=measure)
+        return
     with reporter(quiet) as bars:
         model = fit_decoder(loaded, classifier=classifier, measure=measure.value, statistics=statistic,
                             exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, reporter=bars)
@@ -728,13 +754,18 @@ def predict(
 ) -> None:
     """Predict the learning rule of every run in the data, with probabilities.
 
-    A run's probabilities are the mean over its layers (and measurement settings).
+    A run's probabilities are the mean over its layers (and measurement settings). A model
+    fitted with --match predicts per recording and area, with calibrated probabilities and the
+    accuracy to expect, and refuses data that does not match its limits.
     """
     from lrdecode.model_files import load_model
     from lrdecode.results import atomic_write
 
     model = load_model(model_file)
     loaded = _load(data, where, measurement, include_incomplete)
+    if "match" in model.training:
+        _predict_matched(model, loaded, out)
+        return
     features = model.features(loaded)
     for _, row in features.unusable.iterrows():
         typer.secho(f"note: skipped run {row['run_id']} layer {row['layer']} ({row['measurement']}): {row['reason']}",
@@ -754,6 +785,235 @@ def predict(
         for name, table in (("predictions_runs", runs), ("predictions_examples", examples)):
             atomic_write(out / f"{name}.csv", lambda f, t=table: f.write(t.to_csv(index=False).encode()))
         typer.echo(f"wrote {out / 'predictions_runs.csv'} and {out / 'predictions_examples.csv'}")
+
+
+# ---------------------------------------------------------------- real recordings (DESIGN section 8)
+
+
+class RecordingFormat(StrEnum):
+    nwb = "nwb"
+    npz = "npz"
+    csv = "csv"
+
+
+POSITION_ALIASES = {"late": "deep"}
+
+
+def _positions(items: list[str]) -> str | dict[str, str]:
+    """``["deep"]`` -> "deep"; ``["V1=early", "V4=deep"]`` -> per area ("late" is taken as "deep")."""
+    def one(value: str) -> str:
+        value = value.strip().lower()
+        return POSITION_ALIASES.get(value, value)
+
+    if len(items) == 1 and "=" not in items[0]:
+        return one(items[0])
+    mapping = {}
+    for item in items:
+        area, sep, value = item.partition("=")
+        if not sep or not area.strip():
+            raise DecodeError(f"cannot read --position {item!r}",
+                              "give one position for every area (--position deep) or AREA=POSITION per area")
+        mapping[area.strip()] = one(value)
+    return mapping
+
+
+def _recording_files(paths: list[Path]) -> list[Path]:
+    """Files as given; a directory stands for the .nwb files in it (one per session)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(path.glob("*.nwb"))
+            if not inside:
+                raise DecodeError(f"{path} is a directory without .nwb files",
+                                  "give recording files (.nwb, .npz, .csv)")
+            files += inside
+        else:
+            files.append(path)
+    return files
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    recordings: Annotated[list[Path], typer.Argument(
+        help="Recording file(s) of one animal: NWB files (one per session, or a directory of them), one .npz or "
+        "one .csv. Layouts: see 'Real recordings' in the README.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset directory to write (shared_schema format).")],
+    position: Annotated[list[str], typer.Option(
+        "--position", "-p", help="Depth position of the recorded area(s) in the circuit: early, middle or deep "
+        "(late = deep); or AREA=POSITION for each area (repeatable).")],
+    format: Annotated[RecordingFormat | None, typer.Option(
+        "--format", "-f", help="Recording format (default: from the extension: .nwb, .npz, .csv).")] = None,
+    area: Annotated[str | None, typer.Option(
+        "--area", help="Area (layer) name for every unit (default: the file's areas, else its name).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: the first argument's name).")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Task the animal learned (runs.parquet task).")] = None,
+    common_units: Annotated[bool, typer.Option(
+        "--common-units", help="Keep only units present in every session instead of refusing the recording.")
+    ] = False,
+    drop_nan_units: Annotated[bool, typer.Option(
+        "--drop-nan-units/--refuse-nan-units", help="Drop units with missing (NaN) responses (with a warning), "
+        "or refuse the recording.")] = True,
+    nwb_column: Annotated[str, typer.Option(
+        "--nwb-column", help="NWB: the Units column holding each unit's response to each stimulus.")
+    ] = "stimulus_responses",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing dataset at --out.")] = False,
+) -> None:
+    """Turn a recording (unit responses x stimuli at several sessions) into a dataset to decode.
+
+    One run (source=recording, learning_rule empty): each area is a layer at the given depth
+    position, each session a checkpoint (epoch = session time), with the 21 act statistics of
+    the shared_schema reference and the unit responses (units.parquet). The recording is
+    checked before anything is written, and the dataset is written atomically.
+    """
+    from lrdecode.recordings import RecordingError, read_recording, recording_to_dataset
+    from lrdecode.recordings.ingest import run_id_from
+
+    if out.exists() and not overwrite:
+        raise DecodeError(f"{out} already exists", "choose another --out, or pass --overwrite to replace it")
+    files = _recording_files(recordings)
+    try:
+        recording = read_recording(files, format=format.value if format else None, area=area,
+                                   common_units=common_units, nwb_column=nwb_column, drop_nan_units=drop_nan_units)
+        run = run_id_from(run_id or recordings[0].stem)
+        dataset = recording_to_dataset(recording, run_id=run, position=_positions(position), task=task)
+    except RecordingError as error:
+        raise DecodeError(str(error)) from None
+    dataset.write(out, overwrite=overwrite, producer=("lrdecode", __version__),
+                  description=f"Recording ingested from {recording.source}")
+    times = ", ".join(f"{t:g}" for t in recording.session_times)
+    typer.echo(f"read {recording.source}: {recording.n_sessions} sessions at {recording.time_unit} {times}; "
+               f"{recording.responses.shape[1]} stimuli")
+    layers = dataset.observables.drop_duplicates("layer")
+    for _, row in layers.iterrows():
+        typer.echo(f"  area {row['layer']}: {row['n_units']} units, position {row['layer_position']}")
+    typer.echo(f"wrote {out}: run {run} (source=recording, learning_rule empty), 21 act statistics per area and "
+               f"session, unit responses in units.parquet")
+
+
+@app.command("example-recording")
+@friendly_errors
+def example_recording(
+    directory: Annotated[Path, typer.Argument(help="Directory to write the example files into.",
+                                              show_default=False)],
+    rule: Annotated[str, typer.Option("--rule", help="Toy rule of the recorded animal: sgdm, adam, fa or ia.")
+                    ] = "fa",
+    sessions: Annotated[str, typer.Option("--sessions", help="Session days, comma-separated, within 0..20.")
+                        ] = "0,3,9,14,20",
+    units: Annotated[int, typer.Option("--units", min=2, max=50, help="Units recorded (of the toy layer's 50).")
+                     ] = 40,
+    noise: Annotated[float, typer.Option("--noise", min=0.0, help="Noise s.d. added to every recorded response.")
+                     ] = 0.2,
+    seed: SeedOpt = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty directory.")] = False,
+) -> None:
+    """Write example recordings (.npz, .csv, NWB) and toy simulations to match them to.
+
+    A toy population model (lrdecode.recordings.examples: each rule changes the response
+    distribution in its own way; a toy, not a model of any real rule) gives simulated/
+    (4 rules x 6 runs x 3 layers, 21 checkpoints, unit responses) and the recording of one
+    more toy animal trained by --rule: recording.npz, recording.csv and recording-nwb/ (one
+    NWB file per session, needs pynwb). Then: ingest, fit --match, predict (see the README).
+    """
+    from lrdecode.recordings import RecordingError
+    from lrdecode.recordings.examples import TOY_RULES, write_toy_example
+
+    if rule not in TOY_RULES:
+        raise DecodeError(f"unknown toy rule {rule!r}", f"use one of {', '.join(TOY_RULES)}")
+    try:
+        days = [float(d) for d in sessions.split(",")]
+    except ValueError:
+        raise DecodeError(f"cannot read --sessions {sessions!r}", "give days separated by commas, e.g. 0,3,9,14,20"
+                          ) from None
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise DecodeError(f"{directory} is not empty", "choose an empty directory, or pass --overwrite")
+    try:
+        written = write_toy_example(directory, rule=rule, sessions=days, recorded_units=units, noise=noise, seed=seed)
+    except ValueError as error:
+        raise DecodeError(str(error), "give increasing days within 0..20") from None
+    except RecordingError as error:
+        raise DecodeError(str(error)) from None
+    for kind, paths in written.items():
+        shown = paths[0] if len(paths) == 1 else f"{paths[0].parent} ({len(paths)} files)"
+        typer.echo(f"{kind:9} {shown}")
+
+
+def _fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str, statistic: list[str] | None,
+                 area: str | None, noise: float | None, span: str, draws: int, calibration: str, splits: int,
+                 seed: int, exhaustive: bool, n_jobs: int, quiet: bool, measure: Measure) -> None:
+    """`fit --match`: train on DATA reduced to a recording's limits, calibrate, save, and say how it matched."""
+    from lrdecode.matching import fit_matched
+    from lrdecode.model_files import save_model
+
+    if measure not in (Measure.all, Measure.act):
+        raise DecodeError(f"a recording has act statistics only, not {measure.value}",
+                          "leave out --measure (or pass --measure act) with --match")
+    start, sep, end = span.partition(":")
+    try:
+        bounds = (float(start), float(end))
+    except ValueError:
+        raise DecodeError(f"cannot read --match-span {span!r}", "write START:END, e.g. 0:1 or 0:0.5") from None
+    if not sep:
+        raise DecodeError(f"cannot read --match-span {span!r}", "write START:END, e.g. 0:1 or 0:0.5")
+    with reporter(quiet) as bars:
+        model = fit_matched(loaded, match, classifier=classifier, area=area, noise=noise, span=bounds,
+                            statistics=statistic, draws=draws, calibration=calibration, n_splits=splits,
+                            exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, reporter=bars)
+    m, e, info = model.training["match"], model.training["expected_accuracy"], model.training["data"]
+    positions = ", ".join(f"{p:.2f}" for p in m["recording_positions"])
+    typer.echo(f"matched to {m['recording']} ({', '.join(m['areas'])}): {len(m['recording_positions'])} sessions at "
+               f"relative times {positions} -> checkpoints {m['checkpoints']} (max spacing error "
+               f"{m['max_spacing_error']:.3f})")
+    used = m["units_used"]
+    units_text = f"{used['min']:g}" if used["min"] == used["max"] else f"{used['min']:g}..{used['max']:g}"
+    typer.echo(f"  units {m['n_units']} (simulated: {units_text}, {m['units_from']}); noise s.d. "
+               f"{m['noise_std']:.4g} ({m['noise_source']}); {len(model.layout.observables)} act statistics")
+    typer.echo(f"{classifier} on {info['labelled_examples']} example(s) of {len(model.classes)} rules "
+               f"({', '.join(model.classes)}); chosen {model.params}")
+    for dropped in info["dropped_statistics"]:
+        typer.echo(f"  dropped {dropped['statistic']}: {dropped['reason']}")
+    typer.echo(f"expected accuracy under these limits: {e['mean']:.3f} ± {e['sem']:.3f} (run-grouped, "
+               f"{e['n_splits']} splits; chance {e['chance']:.3f})")
+    typer.echo(f"probabilities calibrated: {model.training['calibration']['method']}, "
+               f"{model.training['calibration']['folds']} run-grouped folds")
+    save_model(model, out)
+    typer.echo(f"wrote {out}")
+
+
+def _predict_matched(model: Any, loaded: LoadedData, out: Path | None) -> None:
+    """`predict` with a matched model: per recording and area, calibrated, with the expected accuracy."""
+    import json
+
+    from lrdecode.matching import predict_matched
+    from lrdecode.results import _jsonable, atomic_write
+
+    areas, runs = predict_matched(model, loaded)
+    probabilities = [c for c in areas.columns if c.startswith("p_")]
+    typer.echo(areas[["run_id", "area", "n_units", "sessions", "predicted", *probabilities]].to_string(
+        index=False, float_format=lambda v: f"{v:.3f}"))
+    if (runs["areas"] > 1).any():
+        typer.echo("per recording (mean over areas):")
+        typer.echo(runs[["run_id", "areas", "predicted", *probabilities]].to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"))
+    expected, calibration = model.training["expected_accuracy"], model.training["calibration"]
+    typer.echo(f"probabilities calibrated ({calibration['method']}, {calibration['folds']} run-grouped folds); "
+               f"expected accuracy under these limits {expected['mean']:.3f} ± {expected['sem']:.3f} "
+               f"(run-grouped, {expected['n_splits']} splits; chance {expected['chance']:.3f})")
+    if out is None:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"calibration": calibration, "expected_accuracy": expected, "match": model.training["match"],
+              "classifier": model.classifier, "classes": list(model.classes),
+              "areas": areas.to_dict(orient="records"), "runs": runs.to_dict(orient="records")}
+    for name, table in (("predictions_areas", areas), ("predictions_runs", runs)):
+        atomic_write(out / f"{name}.csv", lambda f, t=table: f.write(t.to_csv(index=False).encode()))
+    atomic_write(out / "predictions.json",
+                 lambda f: f.write(json.dumps(_jsonable(report), indent=2, allow_nan=False).encode()))
+    typer.echo(f"wrote {out / 'predictions_areas.csv'}, {out / 'predictions_runs.csv'} and "
+               f"{out / 'predictions.json'}")
+
+
+# ---------------------------------------------------------------- end of real recordings
 
 
 @app.command()

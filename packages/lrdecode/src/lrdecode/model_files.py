@@ -31,6 +31,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     f"{Conv1DClassifier.__module__}.{Conv1DClassifier.__qualname__}",
     "sklearn.tree._tree.Tree",  # the trees of a random forest
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # gradient boosting's trees
+    "sklearn.calibration._CalibratedClassifier",  # one fold of CalibratedClassifierCV (matched models)
+    "sklearn.calibration._SigmoidCalibration",  # its sigmoid (Platt) calibrator
 )
 
 

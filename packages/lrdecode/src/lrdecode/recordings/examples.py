@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lrdecode import __version__
 from lrdecode.recordings.nwb import write_example_nwb
+from shared_schema import Dataset, Observable
+from shared_schema.names import layer_positions
+from shared_schema.statistics import act_statistics
 
 
 def example_responses(sessions: int = 5, stimuli: int = 40, units: int = 60, seed: int = 0) -> np.ndarray:
@@ -21,10 +27,16 @@ def example_responses(sessions: int = 5, stimuli: int = 40, units: int = 60, see
 
 
 def write_example(path: Path, format: str, *, sessions: int = 5, stimuli: int = 40, units: int = 60,
-                  area: str = "V1", seed: int = 0) -> list[Path]:
-    """Write an example recording (.npz, .csv, or a directory of .nwb files); returns the files."""
-    responses = example_responses(sessions, stimuli, units, seed)
-    days = np.arange(sessions, dtype=float) * 2.0
+                  area: str = "V1", seed: int = 0, responses: np.ndarray | None = None,
+                  days: Sequence[float] | None = None) -> list[Path]:
+    """Write an example recording (.npz, .csv, or a directory of .nwb files); returns the files.
+
+    responses (sessions, stimuli, units) and days default to `example_responses` every 2 days.
+    """
+    if responses is None:
+        responses = example_responses(sessions, stimuli, units, seed)
+    sessions, stimuli, units = responses.shape
+    days = np.arange(sessions, dtype=float) * 2.0 if days is None else np.asarray(days, dtype=float)
     if format == "nwb":
         return write_example_nwb(path, responses, days, area=area)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,3 +51,121 @@ def write_example(path: Path, format: str, *, sessions: int = 5, stimuli: int = 
                      ).to_csv(path, index=False)
         return [path]
     raise ValueError(f"unknown format {format!r}; use nwb, npz or csv")
+
+
+# A toy model of learning in a population of rate units, for the end-to-end example and tests.
+# Each rule changes the response distribution over training in its own way (t in [0, 1]):
+# rates = relu(scale * (baseline + gain * tuning) + shift - threshold), with
+# gain = amplitude * t**power, shift = drift * t and threshold = sparsen * t. It is a toy, not
+# a claim about any rule: it only gives act statistics whose trajectories tell the rules apart.
+TOY_RULES: dict[str, tuple[float, float, float, float]] = {
+    # rule: (amplitude, power, drift, sparsen)
+    "sgdm": (1.0, 1.0, 0.0, 0.0),
+    "adam": (1.0, 0.4, 0.0, 0.0),
+    "fa": (0.5, 1.0, 1.0, 0.0),
+    "ia": (1.0, 1.0, 0.0, 1.5),
+}
+
+
+def toy_responses(rule: str, *, checkpoints: int, stimuli: int, units: int, layer: int = 0,
+                  seed: int = 0) -> np.ndarray:
+    """Rates (checkpoints, stimuli, units) of one layer of one toy network trained by `rule`."""
+    if rule not in TOY_RULES:
+        raise ValueError(f"unknown toy rule {rule!r}; use one of {', '.join(TOY_RULES)}")
+    amplitude, power, drift, sparsen = TOY_RULES[rule]
+    rng = np.random.default_rng([seed, layer])
+    scale = rng.uniform(0.9, 1.1) * (1.0 + 0.3 * layer)
+    tuning = rng.gamma(2.0, 1.0, size=(stimuli, units))
+    baseline = rng.gamma(4.0, 0.5, size=units)
+    t = np.linspace(0.0, 1.0, checkpoints)[:, None, None]
+    rates = scale * (baseline + amplitude * t**power * tuning) + drift * t - sparsen * t
+    rates = rates + rng.normal(scale=0.1, size=rates.shape)
+    return np.maximum(rates, 0.0)
+
+
+def toy_simulated_dataset(*, runs_per_rule: int = 6, n_layers: int = 3, checkpoints: int = 21,
+                          stimuli: int = 20, units: int = 50, rules: tuple[str, ...] = tuple(TOY_RULES),
+                          seed: int = 0) -> Dataset:
+    """A simulated dataset of toy networks: act statistics of every unit, and the unit responses.
+
+    One run per (rule, replicate), epochs 0..checkpoints-1; units.parquet holds every unit's
+    response to every stimulus at every checkpoint, so measurement limits can be applied later.
+    """
+    names = [Observable("act", f, s).name for f in ("raw", "abs", "sq")
+             for s in ("norm", "mean", "median", "q3", "var", "skew", "kurtosis")]
+    positions = layer_positions(n_layers)
+    run_rows, statistics, responses = [], [], []
+    for r, rule in enumerate(rules):
+        for replicate in range(runs_per_rule):
+            run_rows.append({"run_id": f"toy{r * runs_per_rule + replicate:03d}_{rule}", "learning_rule": rule,
+                             "model_seed": replicate})
+            for layer in range(n_layers):
+                rates = toy_responses(rule, checkpoints=checkpoints, stimuli=stimuli, units=units, layer=layer,
+                                      seed=seed * 100_000 + r * 1000 + replicate)
+                responses.append(rates)
+                for c in range(checkpoints):
+                    values = act_statistics(rates[c])
+                    statistics.append([values[n] for n in names])
+    run_ids = [row["run_id"] for row in run_rows]
+    layer_names = [f"layer{i}" for i in range(n_layers)]
+    # observables: (run, layer, checkpoint, statistic), statistic fastest
+    run, layer, checkpoint, statistic = (a.reshape(-1) for a in np.indices(
+        (len(run_ids), n_layers, checkpoints, len(names))))
+    obs = pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(run, run_ids), "layer": pd.Categorical.from_codes(layer, layer_names),
+        "layer_index": layer, "layer_position": np.asarray(positions)[layer], "checkpoint": checkpoint,
+        "epoch": checkpoint.astype(float), "measure": "act",
+        "function": np.array([n.split(".")[1] for n in names])[statistic],
+        "statistic": np.array([n.split(".")[2] for n in names])[statistic], "measurement": "all",
+        "n_units": units, "n_units_total": units, "noise_std": 0.0, "measurement_seed": 0,
+        "value": np.asarray(statistics, dtype=np.float64).reshape(-1)})
+    # unit responses: (run, layer, checkpoint, stimulus, unit), unit fastest
+    run, layer, checkpoint, stimulus, unit = (a.reshape(-1) for a in np.indices(
+        (len(run_ids), n_layers, checkpoints, stimuli, units)))
+    unit_table = pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(run, run_ids), "layer": pd.Categorical.from_codes(layer, layer_names),
+        "checkpoint": checkpoint, "epoch": checkpoint.astype(float), "measure": "act", "stimulus": stimulus,
+        "unit": unit, "n_units_total": units, "value": np.concatenate([r.reshape(-1) for r in responses])})
+    n_runs = len(run_rows)
+    runs = pd.DataFrame({
+        "run_id": [r["run_id"] for r in run_rows], "source": "simulation",
+        "learning_rule": [r["learning_rule"] for r in run_rows], "task": "toy", "architecture": "toy-population",
+        "batch_size": pd.array([None] * n_runs, dtype="Int64"),
+        "model_seed": pd.array([r["model_seed"] for r in run_rows], dtype="Int64"),
+        "dataset_seed": pd.array([None] * n_runs, dtype="Int64"), "status": "complete", "status_detail": None,
+        "hyperparameters": json.dumps({"toy": True, "seed": seed}),
+    })
+    for frame in (obs, unit_table):
+        frame["measure"] = frame["measure"].astype("category")
+    return Dataset(runs=runs, observables=obs, units=unit_table)
+
+
+def write_toy_example(directory: Path, *, rule: str = "fa", sessions: Sequence[float] = (0, 3, 9, 14, 20),
+                      stimuli: int = 20, units: int = 50, recorded_units: int = 40, noise: float = 0.2,
+                      runs_per_rule: int = 6, seed: int = 0) -> dict[str, list[Path]]:
+    """Everything for the end-to-end example: toy simulations, and a recording of a new toy animal.
+
+    The recording is one more toy network trained by `rule` (a seed no simulated run has),
+    observed at the given days (mapped onto the 21 checkpoints: day d is checkpoint d), with
+    `recorded_units` of its units and Gaussian noise of std `noise` on every response, written
+    as recording.npz, recording.csv and recording-nwb/ (one file per session). The simulated
+    dataset (`simulated/`: 4 rules x runs_per_rule runs x 3 layers, 21 checkpoints, unit
+    responses in units.parquet) is what `lrdecode fit --match` learns from.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    days = np.asarray(sessions, dtype=float)
+    if days.min() < 0 or days.max() > 20 or (np.diff(days) <= 0).any():
+        raise ValueError("sessions must be increasing days within 0..20 (the toy training's 21 checkpoints)")
+    simulated = toy_simulated_dataset(runs_per_rule=runs_per_rule, checkpoints=21, stimuli=stimuli, units=units,
+                                      seed=seed)
+    sim_path = simulated.write(directory / "simulated", producer=("lrdecode", __version__), overwrite=True,
+                               description="Toy simulated networks (lrdecode.recordings.examples)")
+    rng = np.random.default_rng([seed, 7])
+    full = toy_responses(rule, checkpoints=21, stimuli=stimuli, units=units, layer=2, seed=10**9 + seed)
+    chosen = np.sort(rng.choice(units, size=recorded_units, replace=False))
+    responses = full[np.round(days).astype(int)][:, :, chosen]
+    responses = responses + rng.normal(scale=noise, size=responses.shape)
+    written = {"simulated": [sim_path]}
+    for kind, name in (("npz", "recording.npz"), ("csv", "recording.csv"), ("nwb", "recording-nwb")):
+        written[kind] = write_example(directory / name, kind, responses=responses, days=days)
+    return written

@@ -62,7 +62,8 @@ def read_recording(paths: Sequence[str | Path], *, format: str | None = None, ar
     return check(recording, drop_nan_units=drop_nan_units)
 
 
-def _run_id(text: str) -> str:
+def run_id_from(text: str) -> str:
+    """A valid run id from free text (a file name): runs of other characters become one dash."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return slug or "recording"
 
@@ -101,20 +102,12 @@ def recording_to_dataset(recording: Recording, *, run_id: str, position: str | M
                 "n_units": n_units, "n_units_total": n_units, "noise_std": 0.0, "measurement_seed": 0,
                 "value": [values[n] for n in names],
             }))
-        stimulus, unit = np.meshgrid(np.arange(part.responses.shape[1]), np.arange(n_units), indexing="ij")
-        for session in range(recording.n_sessions):
-            units.append(pd.DataFrame({
-                "layer": area, "checkpoint": session, "epoch": float(times[session]), "measure": "act",
-                "stimulus": stimulus.reshape(-1), "unit": unit.reshape(-1), "n_units_total": n_units,
-                "value": part.responses[session].reshape(-1),
-            }))
+        units.append(part.responses)
     obs = pd.concat(observables, ignore_index=True)
     obs.insert(0, "run_id", run_id)
-    unit_table = pd.concat(units, ignore_index=True)
-    unit_table.insert(0, "run_id", run_id)
-    for frame in (obs, unit_table):
-        for column in ("run_id", "layer", "measure"):
-            frame[column] = frame[column].astype("category")
+    for column in ("run_id", "layer", "measure"):
+        obs[column] = obs[column].astype("category")
+    unit_table = _unit_table(units, run_id, areas, times)
     hyperparameters = {
         "ingested_by": f"lrdecode {__version__}",
         "source_files": recording.source,
@@ -132,12 +125,36 @@ def recording_to_dataset(recording: Recording, *, run_id: str, position: str | M
     return Dataset(runs=runs, observables=obs, units=unit_table)
 
 
+def _unit_table(responses: list[np.ndarray], run_id: str, areas: list[str], times: np.ndarray) -> pd.DataFrame:
+    """Long rows (area, session, stimulus, unit) of every response; categories built from codes (5M rows: fast)."""
+    columns: dict[str, list[np.ndarray]] = {"layer": [], "checkpoint": [], "stimulus": [], "unit": [],
+                                            "n_units_total": [], "value": []}
+    for index, area_responses in enumerate(responses):
+        session, stimulus, unit = (a.reshape(-1) for a in np.indices(area_responses.shape))
+        columns["layer"].append(np.full(len(session), index, dtype=np.int32))
+        columns["checkpoint"].append(session)
+        columns["stimulus"].append(stimulus)
+        columns["unit"].append(unit)
+        columns["n_units_total"].append(np.full(len(session), area_responses.shape[2]))
+        columns["value"].append(area_responses.reshape(-1))
+    flat = {name: np.concatenate(parts) for name, parts in columns.items()}
+    rows = len(flat["value"])
+    return pd.DataFrame({
+        "run_id": pd.Categorical.from_codes(np.zeros(rows, dtype=np.int32), [run_id]),
+        "layer": pd.Categorical.from_codes(flat["layer"], areas),
+        "checkpoint": flat["checkpoint"], "epoch": np.asarray(times, dtype=np.float64)[flat["checkpoint"]],
+        "measure": pd.Categorical.from_codes(np.zeros(rows, dtype=np.int32), ["act"]),
+        "stimulus": flat["stimulus"], "unit": flat["unit"], "n_units_total": flat["n_units_total"],
+        "value": flat["value"],
+    })
+
+
 def ingest(paths: Sequence[str | Path], out: str | Path, *, position: str | Mapping[str, str],
            run_id: str | None = None, task: str | None = None, overwrite: bool = False,
            **read_options) -> Path:
     """Read a recording and write it as a format v1 dataset directory."""
     recording = read_recording(paths, **read_options)
-    run = _run_id(run_id or Path(paths[0]).stem)
+    run = run_id_from(run_id or Path(paths[0]).stem)
     dataset = recording_to_dataset(recording, run_id=run, position=position, task=task)
     return write_dataset(out, dataset.runs, dataset.observables, units=dataset.units, overwrite=overwrite,
                          producer=("lrdecode", __version__),

@@ -1,0 +1,457 @@
+"""Decoders matched to one experiment (DESIGN section 8): train on simulated data reduced to
+what a recording measured, and predict the recording's rule with calibrated probabilities.
+
+The limits of a recording (an ingested dataset) and how simulated data is reduced to them:
+
+- **Sessions.** The recording has S sessions at times t_0 < ... < t_{S-1}. Their relative
+  positions r_i = (t_i - t_0) / (t_{S-1} - t_0) are placed on the simulated training as
+  epoch e_first + (a + r_i (b - a)) (e_last - e_first), where [a, b] is the span of
+  training the recording covers (default [0, 1]: the first session is the first checkpoint,
+  the last session the last checkpoint), and each session takes the checkpoint whose epoch
+  is nearest. No value is interpolated: statistics are only ever taken at simulated
+  checkpoints. Two sessions on one checkpoint (too few checkpoints for the spacing) is an
+  error; the largest gap between a session's relative position and its checkpoint's is
+  reported (`max_spacing_error`).
+- **Units.** The recording's unit count n (every area must have the same n, or choose one
+  area). When the simulated data has unit responses (units.parquet) with at least n units
+  for every layer, the act statistics are recomputed after the fact from n units drawn per
+  run and layer (shared_schema.MeasurementSetting: a seeded subset, fixed across
+  checkpoints, plus the noise below). Otherwise each simulated layer uses the measurement
+  setting whose measured unit count is nearest to n (in ratio), then whose noise is nearest.
+- **Noise.** Given (``--noise``), or estimated from the recording when it shows a stimulus
+  more than once in a session (repeated ids in ``stimulus_ids``): the pooled within-stimulus
+  standard deviation of single responses across repeats, over sessions and units (the
+  simulated instrument adds that much noise to each response). Without repeats and without
+  ``--noise`` it is assumed 0, with a warning.
+- **Statistics.** Only act statistics that the recording has, finite in every area and session.
+
+A matched model stores these limits, the run-grouped protocol accuracy (mean and s.e.m.
+over splits: what to expect under these limits) and a classifier calibrated by
+``CalibratedClassifierCV`` on run-grouped folds. `predict_matched` refuses data whose
+sessions, spacing, unit count or statistics differ from the limits the model was matched to.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+
+import shared_schema as ss
+from lrdecode.data import LoadedData
+from lrdecode.decoder import DecoderModel, fit_decoder
+from lrdecode.errors import DecodeError
+from lrdecode.features import build_features, choose_observables
+from lrdecode.model_selection import limited_threads
+from lrdecode.progress import SILENT, Reporter
+from lrdecode.protocol import evaluate
+from lrdecode.splits import inner_cv
+from shared_schema.statistics import act_statistics
+from shared_schema.tables import UNITS
+
+ACT_STATISTICS: tuple[str, ...] = tuple(ss.Observable("act", f, s).name for f in ("raw", "abs", "sq")
+                                        for s in ("norm", "mean", "median", "q3", "var", "skew", "kurtosis"))
+SPACING_TOLERANCE = 0.05  # largest difference in relative session position predict accepts
+UNITS_TOLERANCE = 0.2  # largest relative difference in unit count predict accepts
+CALIBRATION_METHODS = ("sigmoid", "isotonic")
+
+
+class MatchWarning(UserWarning):
+    """An assumption made while matching (noise assumed 0, no setting near the noise...)."""
+
+
+@dataclass(frozen=True)
+class RecordingLimits:
+    """What a recording measured: sessions and their times, unit count, noise, statistics."""
+
+    source: str
+    runs: tuple[str, ...]
+    areas: tuple[str, ...]
+    session_times: tuple[float, ...]
+    n_units: int
+    statistics: tuple[str, ...]
+    noise_std: float | None = None  # estimated from repeats, None when the recording has none
+    noise_note: str = ""
+
+    @property
+    def n_sessions(self) -> int:
+        return len(self.session_times)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Relative session positions in [0, 1]: (t_i - t_0) / (t_last - t_0)."""
+        return relative_positions(self.session_times)
+
+
+def relative_positions(times: Sequence[float]) -> np.ndarray:
+    """(t_i - t_0) / (t_last - t_0): where each session falls between the first and the last."""
+    t = np.asarray(times, dtype=np.float64)
+    return (t - t[0]) / (t[-1] - t[0])
+
+
+def _example_limits(trajectories: ss.Trajectories) -> pd.DataFrame:
+    """Per example: its sessions (finite epochs), their times, its act unit count, finite statistics."""
+    rows = []
+    act = [i for i, name in enumerate(trajectories.observables) if name.startswith("act.")]
+    for e, example in trajectories.examples.iterrows():
+        epochs = trajectories.epochs[e]
+        present = np.isfinite(epochs)
+        values = trajectories.values[e][present][:, act]
+        finite = np.isfinite(values).all(axis=0)
+        n_units = example.get("n_units_act")
+        rows.append({"run_id": str(example["run_id"]), "area": str(example["layer"]),
+                     "measurement": str(example["measurement"]), "times": tuple(epochs[present].tolist()),
+                     "n_units": None if n_units is None or pd.isna(n_units) else int(n_units),
+                     "statistics": tuple(trajectories.observables[i] for i, ok in zip(act, finite, strict=True)
+                                         if ok)})
+    return pd.DataFrame(rows, columns=["run_id", "area", "measurement", "times", "n_units", "statistics"])
+
+
+def recording_limits(dataset: ss.Dataset, *, area: str | None = None, source: str = "recording") -> RecordingLimits:
+    """The limits shared by every run and area of an ingested recording (or of one area)."""
+    limits = _example_limits(dataset.trajectories())
+    if area is not None:
+        if area not in set(limits["area"]):
+            raise DecodeError(f"{source} has no area {area!r}",
+                              f"choose one of: {', '.join(sorted(set(limits['area'])))}")
+        limits = limits[limits["area"] == area]
+    first = limits.iloc[0]
+    fix = ("fit one model per area (--match-area NAME), or ingest recordings with other sessions "
+           "or unit counts into separate datasets")
+    for _, row in limits.iterrows():
+        where = f"{source}: run {row['run_id']} area {row['area']}"
+        if len(row["times"]) != len(first["times"]):
+            raise DecodeError(f"{where} has {len(row['times'])} sessions, run {first['run_id']} area "
+                              f"{first['area']} has {len(first['times'])}", fix)
+        if np.abs(relative_positions(row["times"]) - relative_positions(first["times"])).max() > SPACING_TOLERANCE:
+            raise DecodeError(f"{where} has sessions at other relative times than run {first['run_id']} "
+                              f"area {first['area']}", fix)
+        if row["n_units"] != first["n_units"]:
+            raise DecodeError(f"{where} has {row['n_units']} units, run {first['run_id']} area {first['area']} "
+                              f"has {first['n_units']}", fix)
+    if first["n_units"] is None:
+        raise DecodeError(f"{source}: the number of recorded units (n_units) is unknown",
+                          "ingest the recording with `lrdecode ingest`, which records it")
+    statistics = set.intersection(*(set(s) for s in limits["statistics"]))
+    if not statistics:
+        raise DecodeError(f"{source} has no act statistic that is finite in every area and session",
+                          "check the recording (constant responses give infinite skew and kurtosis)")
+    runs = tuple(sorted(set(limits["run_id"])))
+    areas = tuple(dict.fromkeys(limits["area"]))
+    sigma, note = estimate_noise(dataset, runs=runs, areas=areas)
+    return RecordingLimits(source=source, runs=runs, areas=areas, session_times=tuple(first["times"]),
+                           n_units=int(first["n_units"]), noise_std=sigma, noise_note=note,
+                           statistics=tuple(s for s in ACT_STATISTICS if s in statistics))
+
+
+def estimate_noise(dataset: ss.Dataset, *, runs: Sequence[str], areas: Sequence[str]) -> tuple[float | None, str]:
+    """Trial-to-trial s.d. of single responses, pooled over repeated stimuli, sessions and units.
+
+    Repeats are stimuli whose id (``stimulus_ids``, recorded by ingest) occurs more than once.
+    Returns (None, why) when the recording has no unit responses or no repeats.
+    """
+    if dataset.units is None:
+        return None, "no unit responses (units.parquet) to estimate it from"
+    squares, dof, repeated = 0.0, 0, 0
+    hyper = dataset.runs.set_index(dataset.runs["run_id"].astype(str))["hyperparameters"]
+    for run in runs:
+        try:
+            ids = json.loads(hyper.get(run) or "{}").get("stimulus_ids")
+        except json.JSONDecodeError:
+            ids = None
+        if not ids or len(set(ids)) == len(ids):
+            continue
+        codes = pd.factorize(pd.Series(ids))[0]
+        for area in areas:
+            rows = dataset.units[(dataset.units["run_id"].astype(str) == run)
+                                 & (dataset.units["layer"].astype(str) == area)
+                                 & (dataset.units["measure"].astype(str) == "act")]
+            if rows.empty:
+                continue
+            grid = rows.pivot_table(index=["checkpoint", "stimulus"], columns="unit", values="value", observed=True)
+            sessions = grid.index.get_level_values(0).nunique()
+            responses = grid.to_numpy().reshape(sessions, -1, grid.shape[1])  # (sessions, stimuli, units)
+            if responses.shape[1] != len(codes):
+                continue
+            for code in np.unique(codes):
+                members = np.flatnonzero(codes == code)
+                if len(members) < 2:
+                    continue
+                block = responses[:, members, :]
+                squares += float(((block - block.mean(axis=1, keepdims=True)) ** 2).sum())
+                dof += (len(members) - 1) * block.shape[0] * block.shape[2]
+                repeated += 1
+    if dof == 0:
+        return None, "no stimulus was shown more than once in a session"
+    return math.sqrt(squares / dof), (f"estimated from {repeated} repeated stimulus id(s): pooled within-stimulus "
+                                      f"s.d. of single responses over sessions and units")
+
+
+def map_sessions(positions: Sequence[float], epochs: np.ndarray, span: tuple[float, float] = (0.0, 1.0)
+                 ) -> np.ndarray:
+    """Checkpoint index of each session, per example: the checkpoint nearest in epoch to its place.
+
+    positions: relative session positions in [0, 1]; epochs: (examples, checkpoints).
+    Returns (examples, sessions) indices; refuses two sessions on one checkpoint.
+    """
+    start, end = span
+    if not 0.0 <= start < end <= 1.0:
+        raise DecodeError(f"span {start}:{end} is not within 0:1 with start < end",
+                          "give the share of training the recording covers, e.g. 0:1 (all) or 0:0.5")
+    epochs = np.atleast_2d(np.asarray(epochs, dtype=np.float64))
+    first, last = np.nanmin(epochs, axis=1), np.nanmax(epochs, axis=1)
+    where = start + np.asarray(positions, dtype=np.float64) * (end - start)
+    targets = first[:, None] + where[None, :] * (last - first)[:, None]
+    distance = np.abs(np.where(np.isnan(epochs), np.inf, epochs)[:, None, :] - targets[:, :, None])
+    indices = distance.argmin(axis=2)
+    collide = (np.diff(indices, axis=1) <= 0).any(axis=1)
+    if collide.any():
+        e = int(np.flatnonzero(collide)[0])
+        i = int(np.flatnonzero(np.diff(indices[e]) <= 0)[0])
+        raise DecodeError(
+            f"sessions {i} and {i + 1} (relative times {positions[i]:.3f}, {positions[i + 1]:.3f}) fall on the same "
+            f"simulated checkpoint ({int(np.isfinite(epochs[e]).sum())} checkpoints over the span {start:g}:{end:g})",
+            "simulate with more checkpoints, or widen --match-span")
+    return indices
+
+
+@dataclass
+class MatchedData:
+    """Simulated trajectories reduced to a recording's limits, and an account of how."""
+
+    trajectories: ss.Trajectories
+    account: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_units(sources: Sequence[str], runs: set[str]) -> pd.DataFrame | None:
+    """The act unit responses of the given runs in the simulated datasets, if every dataset has them."""
+    frames = []
+    for source in sources:
+        path = Path(source) / UNITS.file
+        if not path.is_file():
+            return None
+        frame = pd.read_parquet(path)
+        frames.append(frame[frame["run_id"].astype(str).isin(runs) & (frame["measure"].astype(str) == "act")])
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _from_units(units: pd.DataFrame, examples: pd.DataFrame, indices: np.ndarray, observables: Sequence[str],
+                n_units: int, noise: float, draws: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Act statistics recomputed from n_units drawn per run and layer, plus noise, at the mapped checkpoints."""
+    needed = units[units["checkpoint"].isin(np.unique(indices))]
+    ordered = needed.sort_values(["run_id", "layer", "checkpoint", "stimulus", "unit"])
+    grids = {}
+    for (run, layer, checkpoint), frame in ordered.groupby(["run_id", "layer", "checkpoint"], observed=True,
+                                                            sort=False):
+        grids[str(run), str(layer), int(checkpoint)] = frame["value"].to_numpy().reshape(
+            frame["stimulus"].nunique(), -1)
+    values, rows = [], []
+    for e, example in examples.iterrows():
+        run, layer = str(example["run_id"]), str(example["layer"])
+        for draw in range(draws):
+            setting = ss.MeasurementSetting(units=n_units, noise_std=noise, seed=seed + draw)
+            trajectory = np.empty((indices.shape[1], len(observables)))
+            for s, checkpoint in enumerate(indices[e]):
+                measured = setting.measure(grids[run, layer, int(checkpoint)], run_id=run, layer=layer, stream="act",
+                                           checkpoint=int(checkpoint))
+                statistics = act_statistics(measured)
+                trajectory[s] = [statistics[o] for o in observables]
+            values.append(trajectory)
+            rows.append({**example.to_dict(), "measurement": setting.label, "noise_std": noise,
+                         "measurement_seed": seed + draw, "n_units_act": n_units})
+    return np.array(values), pd.DataFrame(rows)
+
+
+def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, span: tuple[float, float] = (0.0, 1.0),
+                    statistics: Sequence[str] | None = None, draws: int = 1, seed: int = 0) -> MatchedData:
+    """Reduce labelled simulated trajectories to a recording's sessions, units, noise and statistics."""
+    traj = data.trajectories
+    labelled = traj.examples["learning_rule"].notna().to_numpy() if "learning_rule" in traj.examples else None
+    if labelled is None or not labelled.any():
+        raise DecodeError("the simulated data has no run with a learning rule to learn from",
+                          "give simulated datasets (lrsim output) as DATA, and the recording as --match")
+    traj = traj.select(examples=labelled)
+    present = [o for o in limits.statistics if o in traj.observables]
+    units = _read_units(data.sources, set(traj.examples["run_id"].astype(str)))
+    per_layer = (units.groupby(["run_id", "layer"], observed=True)["unit"].nunique() if units is not None
+                 and not units.empty else None)
+    layers = traj.examples[["run_id", "layer"]].astype(str).drop_duplicates()
+    use_units = per_layer is not None and len(per_layer) >= len(layers) and int(per_layer.min()) >= limits.n_units
+    candidates = list(limits.statistics) if use_units else present
+    if not candidates:
+        raise DecodeError("the simulated data has none of the recording's act statistics "
+                          f"({', '.join(limits.statistics)})", "simulate with act observables (or unit responses)")
+    chosen = choose_observables("act", statistics, candidates)
+    account: dict[str, Any] = {"n_units": limits.n_units, "noise_std": noise, "statistics": chosen, "span": list(span),
+                               "recording_positions": limits.positions.tolist()}
+    if use_units:
+        first = traj.examples.drop_duplicates(["run_id", "layer"]).index.to_numpy()
+        base = traj.select(examples=first)
+        indices = map_sessions(limits.positions, base.epochs, span)
+        values, examples = _from_units(units, base.examples, indices, chosen, limits.n_units, noise, draws, seed)
+        indices = np.repeat(indices, draws, axis=0)
+        epochs = np.take_along_axis(np.repeat(base.epochs, draws, axis=0), indices, axis=1)
+        account |= {"units_from": "units.parquet (unit responses, subsampled after the fact)", "draws": draws,
+                    "units_used": {"min": limits.n_units, "median": limits.n_units, "max": limits.n_units},
+                    "noise_used": {"min": noise, "max": noise}}
+    else:
+        note = ("the simulated data has no unit responses (units.parquet)" if per_layer is None else
+                f"units.parquet holds fewer units ({int(per_layer.min())}) than the recording ({limits.n_units}) "
+                f"for some layer" if len(per_layer) >= len(layers) else "units.parquet lacks some layers")
+        examples = traj.examples.copy()
+        n = pd.to_numeric(examples.get("n_units_act"), errors="coerce").astype(float).to_numpy()
+        unit_gap = np.where(np.isnan(n), np.inf, np.abs(np.log(np.maximum(n, 1) / limits.n_units)))
+        noise_gap = np.abs(examples["noise_std"].to_numpy(dtype=float) - noise)
+        order = np.lexsort((noise_gap, unit_gap, examples["layer"].astype(str), examples["run_id"].astype(str)))
+        ranked = examples.iloc[order]
+        keep = ranked.drop_duplicates(["run_id", "layer"]).index.to_numpy()
+        base = traj.select(examples=np.sort(keep), observables=chosen)
+        indices = map_sessions(limits.positions, base.epochs, span)
+        values = np.take_along_axis(base.values, indices[:, :, None], axis=1)
+        epochs = np.take_along_axis(base.epochs, indices, axis=1)
+        examples = base.examples
+        used = pd.to_numeric(examples.get("n_units_act"), errors="coerce")
+        noise_used = examples["noise_std"].to_numpy(dtype=float)
+        account |= {"units_from": f"nearest measurement setting per layer ({note})",
+                    "units_used": {"min": _number(used.min()), "median": _number(used.median()),
+                                   "max": _number(used.max())},
+                    "noise_used": {"min": float(noise_used.min()), "max": float(noise_used.max())},
+                    "settings_used": sorted(set(examples["measurement"].astype(str)))}
+        if used.isna().all():
+            warnings.warn("the simulated data does not record how many units were measured (n_units); its "
+                          "unit count cannot be matched to the recording's", MatchWarning, stacklevel=2)
+        if np.abs(noise_used - noise).max() > 0.1 * noise:
+            warnings.warn(f"no simulated measurement setting has noise {noise:g}: the nearest have "
+                          f"{noise_used.min():g}..{noise_used.max():g}; simulate with unit responses "
+                          f"(lrsim --record-units) to match noise exactly", MatchWarning, stacklevel=2)
+    positions = (epochs - epochs[:, :1]) / (epochs[:, -1:] - epochs[:, :1])
+    account |= {"checkpoints": indices[0].tolist(), "checkpoint_epochs": epochs[0].tolist(),
+                "checkpoints_same_for_every_run": bool((indices == indices[0]).all()),
+                "max_spacing_error": float(np.abs(positions - limits.positions[None, :]).max())}
+    matched = ss.Trajectories(values=np.asarray(values, dtype=np.float64),
+                              lengths=np.full((len(values), len(chosen)), indices.shape[1]),
+                              epochs=np.asarray(epochs, dtype=np.float64), examples=examples.reset_index(drop=True),
+                              observables=tuple(chosen))
+    return MatchedData(trajectories=matched, account=account)
+
+
+def _number(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "rf", area: str | None = None,
+                noise: float | None = None, span: tuple[float, float] = (0.0, 1.0),
+                statistics: Sequence[str] | None = None, draws: int = 1, calibration: str = "sigmoid",
+                n_splits: int = 10, exhaustive: bool = False, seed: int = 0, n_jobs: int = 1,
+                reporter: Reporter = SILENT) -> DecoderModel:
+    """A decoder trained on simulated data reduced to a recording's limits, calibrated, with its expected accuracy."""
+    if calibration not in CALIBRATION_METHODS:
+        raise DecodeError(f"unknown calibration {calibration!r}", f"use one of {', '.join(CALIBRATION_METHODS)}")
+    if noise is not None and not (math.isfinite(noise) and noise >= 0):
+        raise DecodeError(f"noise {noise} is not a finite number >= 0", "give the noise s.d. in response units")
+    path = Path(recording)
+    if not path.exists():
+        raise DecodeError(f"recording dataset {path} does not exist",
+                          "ingest it first: lrdecode ingest FILES --out DIR")
+    limits = recording_limits(ss.read_dataset(path), area=area, source=str(path))
+    if noise is not None:
+        sigma, noise_source = noise, "given with --noise"
+        if limits.noise_std is not None:
+            noise_source += f"; the recording's repeats suggest {limits.noise_std:.4g}"
+    elif limits.noise_std is not None:
+        sigma, noise_source = limits.noise_std, limits.noise_note
+    else:
+        sigma, noise_source = 0.0, f"assumed 0: {limits.noise_note}; pass --noise SIGMA"
+        warnings.warn(f"measurement noise assumed 0: {limits.noise_note}; pass --noise SIGMA (the s.d. of a single "
+                      f"response across repeats of one stimulus) to train under the recording's noise",
+                      MatchWarning, stacklevel=2)
+    matched = match_simulated(data, limits, noise=sigma, span=span, statistics=statistics, draws=draws, seed=seed)
+    matched_data = LoadedData(trajectories=matched.trajectories, sources=data.sources)
+    features = build_features(matched.trajectories, measure="act")
+    model = fit_decoder(matched_data, classifier=classifier, measure="act", exhaustive=exhaustive, seed=seed,
+                        n_jobs=n_jobs, reporter=reporter)
+    protocol = evaluate(features, classifier=classifier, split="grouped", n_splits=n_splits, seed=seed,
+                        exhaustive=exhaustive, n_jobs=n_jobs, reporter=reporter)
+    labelled = features.labelled()
+    y = labelled.labels.astype(str)
+    folds = list(inner_cv(y, labelled.groups, seed=seed).split(labelled.X, y, labelled.groups))
+    with limited_threads(n_jobs):
+        calibrated = CalibratedClassifierCV(clone(model.pipeline), method=calibration, cv=folds).fit(labelled.X, y)
+    summary = protocol.summary()
+    model.pipeline = calibrated
+    model.training |= {
+        "match": {"recording": str(path), "runs": list(limits.runs), "areas": list(limits.areas),
+                  "session_times": list(limits.session_times), "noise_source": noise_source, **matched.account},
+        "expected_accuracy": {"mean": summary["accuracy_mean"], "sem": summary["accuracy_sem"],
+                              "balanced_accuracy_mean": summary["balanced_accuracy_mean"],
+                              "chance": summary["chance"], "split": "grouped", "n_splits": len(protocol.outcomes),
+                              "note": "run-grouped protocol accuracy of this classifier on the matched simulated "
+                                      "data (before calibration), mean and s.e.m. over splits"},
+        "calibration": {"method": calibration, "folds": len(folds),
+                        "cv": "run-grouped stratified folds (StratifiedGroupKFold); probabilities are the mean over "
+                              "the folds' calibrated classifiers"},
+    }
+    return model
+
+
+def is_matched(model: DecoderModel) -> bool:
+    return "match" in model.training
+
+
+def check_matches(model: DecoderModel, data: LoadedData) -> None:
+    """Refuse data whose sessions, spacing, units or statistics differ from what the model was matched to."""
+    match = model.training["match"]
+    expected = np.asarray(match["recording_positions"])
+    fix = (f"fit a model matched to this recording: lrdecode fit SIMULATED --match {' '.join(data.sources)} "
+           f"--out model.skops")
+    limits = _example_limits(data.trajectories)
+    for _, row in limits.iterrows():
+        where = f"run {row['run_id']} area {row['area']}"
+        if len(row["times"]) != len(expected):
+            raise DecodeError(f"{where} has {len(row['times'])} sessions; the model was matched to {len(expected)} "
+                              f"(from {match['recording']})", fix)
+        gap = np.abs(relative_positions(row["times"]) - expected).max() if len(expected) > 1 else 0.0
+        if gap > SPACING_TOLERANCE:
+            shown = ", ".join(f"{p:.2f}" for p in relative_positions(row["times"]))
+            raise DecodeError(f"{where} has sessions at relative times {shown}; the model was matched to "
+                              f"{', '.join(f'{p:.2f}' for p in expected)} (differences above {SPACING_TOLERANCE})",
+                              fix)
+        missing = [o for o in model.layout.observables if o not in row["statistics"]]
+        if missing:
+            raise DecodeError(f"{where} lacks (or has non-finite) statistic(s) the model needs: {', '.join(missing)}",
+                              fix)
+        n, target = row["n_units"], match["n_units"]
+        if n is None or abs(n - target) > UNITS_TOLERANCE * target:
+            raise DecodeError(f"{where} has {n if n is not None else 'an unknown number of'} units; the model was "
+                              f"matched to {target} (accepted: within {UNITS_TOLERANCE:.0%})", fix)
+
+
+def predict_matched(model: DecoderModel, data: LoadedData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (run, area) and per run: the predicted rule, calibrated probabilities and the expected accuracy."""
+    check_matches(model, data)
+    features = model.features(data)
+    examples = model.predict_examples(features).rename(columns={"layer": "area"})
+    limits = _example_limits(data.trajectories).set_index(["run_id", "area", "measurement"])
+    keys = list(zip(examples["run_id"], examples["area"], examples["measurement"], strict=True))
+    examples.insert(3, "n_units", [limits.loc[k, "n_units"] for k in keys])
+    examples.insert(4, "sessions", [len(limits.loc[k, "times"]) for k in keys])
+    expected = model.training["expected_accuracy"]
+    columns = [c for c in examples.columns if c.startswith("p_")]
+    runs = examples.groupby("run_id", sort=True).agg(
+        learning_rule=("learning_rule", "first"), areas=("area", "size"),
+        **{c: (c, "mean") for c in columns}).reset_index()
+    runs.insert(3, "predicted", [c.removeprefix("p_") for c in runs[columns].idxmax(axis=1)])
+    for table in (examples, runs):
+        table["calibration"] = model.training["calibration"]["method"]
+        table["expected_accuracy"] = expected["mean"]
+        table["expected_accuracy_sem"] = expected["sem"]
+    return examples.drop(columns=["measurement"]), runs
