@@ -50,7 +50,7 @@ DataArg = Annotated[list[Path], typer.Argument(
     help="Dataset directories in the shared_schema format; several are decoded as one.", show_default=False)]
 MeasureOpt = Annotated[list[Measure] | None, typer.Option(
     "--measure", "-m", help="Observable measure(s) to decode from; repeat for a per-measure analysis. "
-    "[default: all]")]
+    "\\[default: all]")]
 OneMeasureOpt = Annotated[Measure, typer.Option("--measure", "-m", help="Observable measure to decode from.")]
 StatisticOpt = Annotated[list[str] | None, typer.Option(
     "--statistic", "-s", help="Keep only these statistics: an observable (act.abs.median, actabs_median) or a "
@@ -60,10 +60,10 @@ WhereOpt = Annotated[list[str] | None, typer.Option(
     "task, architecture, learning_rule, batch_size, ...; 'null' matches missing). Repeatable.")]
 MeasurementOpt = Annotated[list[str] | None, typer.Option(
     "--measurement", help="Keep only these measurement settings (e.g. all, 'units=0.1,noise=0.5'). "
-    "[default: every setting]")]
+    "\\[default: every setting]")]
 ClassifiersOpt = Annotated[list[str] | None, typer.Option(
     "--classifier", "-c", help="Classifier(s): rf|svm|conv1d|logreg|hgb (see `lrdecode classifiers`). "
-    "Repeatable. [default: rf]")]
+    "Repeatable. \\[default: rf]")]
 ClassifierOpt = Annotated[str, typer.Option("--classifier", "-c", help="Classifier: rf|svm|conv1d|logreg|hgb.")]
 SplitsOpt = Annotated[int, typer.Option("--splits", min=1, help="Number of train/test splits.")]
 TestFractionOpt = Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.99,
@@ -471,9 +471,9 @@ def subsample(
     out: OutOpt,
     period: Annotated[list[int] | None, typer.Option(
         "--period", "-p", min=1, help="Subsample period: checkpoints between samples. Repeatable. "
-        "[default: 1, 2, 5]")] = None,
+        "\\[default: 1, 2, 5]")] = None,
     samples: Annotated[list[int] | None, typer.Option(
-        "--samples", "-n", min=1, help="Number of samples per trajectory. Repeatable. [default: about 10, 20, 30, "
+        "--samples", "-n", min=1, help="Number of samples per trajectory. Repeatable. \\[default: about 10, 20, 30, "
         "50, 75 and 100% of the checkpoints]")] = None,
     start_per: StartOpt = StartChoice.run,
     classifier: ClassifierOpt = "rf",
@@ -571,11 +571,11 @@ def units_noise_command(
     measurement_seed: Annotated[int, typer.Option(
         "--measurement-seed", help="With --from units: seed of the unit draws and the noise.")] = 0,
     rules: Annotated[str | None, typer.Option(
-        "--rules", help="Decode only these rules, comma-separated (the paper: fa,ia). [default: every rule]")
+        "--rules", help="Decode only these rules, comma-separated (the paper: fa,ia). \\[default: every rule]")
     ] = None,
     classifier: ClassifierOpt = "rf",
     measure: Annotated[list[Measure] | None, typer.Option(
-        "--measure", "-m", help="Measure(s), one heatmap each. Repeatable. [default: every measure recorded, "
+        "--measure", "-m", help="Measure(s), one heatmap each. Repeatable. \\[default: every measure recorded, "
         "and all]")] = None,
     statistic: StatisticOpt = None,
     split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
