@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
          "--workers", str(args.workers), "--resume")
     data = str(sweep / "dataset")
     step("2/5 decode the rule from each measure (paper and run-grouped splits)", "lrdecode", "evaluate", data,
-         "--out", str(results), "-c", "rf", "-c", "logreg", "-m", "weight", "-m", "act", "-m", "grad", "-m", "all",
+         "--out", str(results), "-c", "rf", "-m", "weight", "-m", "act", "-m", "grad", "-m", "all",
          *splits)
     step("3/5 which pairs of rules are hardest to tell apart", "lrdecode", "pairwise", data, "--out", str(results),
          *splits)
