@@ -126,8 +126,10 @@ def _client(workers: int, scheduler: str | None):
         return Client(scheduler), None
     env = {"TF_NUM_INTRAOP_THREADS": str(DEFAULT_THREADS), "TF_NUM_INTEROP_THREADS": "1",
            "OMP_NUM_THREADS": str(DEFAULT_THREADS), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # ":0": the scheduler's HTTP server on a free port, so a second sweep (or any Dask) on the machine
+    # does not collide with the default 8787.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
-                           dashboard_address=None, silence_logs=40)
+                           dashboard_address=":0", silence_logs=40)
     return Client(cluster), cluster
 
 
