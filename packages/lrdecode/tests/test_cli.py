@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import skops.io as sio
-from click.testing import Result
+from typer.testing import Result
 from typer.testing import CliRunner
 
 from lrdecode import cli

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from click.testing import Result
+from typer.testing import Result
 from typer.testing import CliRunner
 
 from lrdecode import cli
