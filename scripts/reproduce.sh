@@ -32,7 +32,7 @@ evaluate() {  # Fig. 2a per measure, Fig. 2c confusions; claims 1, 3, 4
         --splits "$SPLITS" --out "$OUT/evaluate" -q
 }
 classifiers() {  # Fig. 2a across classifiers on every observable; claim 2
-    lrdecode evaluate "$SMALL" -c rf -c conv1d -c svm -m all --split both --splits "$SPLITS" \
+    lrdecode evaluate "$SMALL" -c rf -c conv1d -c svm -m all --split paper --splits "$SPLITS" \
         --out "$OUT/classifiers" -q
 }
 importance() {  # Fig. 3
