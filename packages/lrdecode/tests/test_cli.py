@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import skops.io as sio
-from typer.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from lrdecode import cli
 

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from typer.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from lrdecode import cli
 from lrdecode.data import load
