@@ -49,13 +49,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", type=Path, default=ROOT / "sweeps" / "demo.toml", help="the sweep file to run")
     parser.add_argument("--out", type=Path, default=ROOT / "demo-output", help="where everything is written")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Dask worker processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="Dask worker processes of the sweep, and parallel jobs of the decoding")
     parser.add_argument("--splits", type=int, default=10, help="train/test splits of each decoding analysis")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     sweep, results = args.out / "sweep", args.out / "results"
-    splits = ["--splits", str(args.splits), "--quiet"]
+    splits = ["--splits", str(args.splits), "--n-jobs", str(args.workers), "--quiet"]
     step("1/5 simulate: every rule on the digits tasks", "lrsim", "sweep", str(args.sweep), "--out", str(sweep),
          "--workers", str(args.workers), "--resume")
     data = str(sweep / "dataset")

@@ -27,13 +27,13 @@ simulate-small() {  # the study's grid at CPU scale: 4 rules, 256 runs (~50 min 
 simulate-limits() {  # FA vs IA through 30 simulated instruments (~25 min on 1 worker)
     lrsim sweep sweeps/cpu-limits.toml --out "$RUNS/cpu-limits" --workers "$WORKERS" --resume
 }
-evaluate() {  # Fig. 2a per measure, Fig. 2c confusions; claims 1, 3, 4
-    lrdecode evaluate "$SMALL" -c rf -c logreg -m weight -m act -m grad -m all --split paper \
+evaluate() {  # Fig. 2a per measure, Fig. 2c confusions; claims 1, 4
+    lrdecode evaluate "$SMALL" -c rf -m weight -m act -m grad -m all --split paper \
         --splits "$SPLITS" --out "$OUT/evaluate" -q
 }
-classifiers() {  # Fig. 2a across classifiers on every observable; claim 2
-    lrdecode evaluate "$SMALL" -c rf -c conv1d -c svm -m all --split paper --splits "$SPLITS" \
-        --out "$OUT/classifiers" -q
+classifiers() {  # Fig. 2a across classifiers on every observable (rf: the evaluate stage, same splits); claim 2
+    lrdecode evaluate "$SMALL" -c conv1d -m all --split paper --splits "$SPLITS" --out "$OUT/classifiers" -q
+    lrdecode evaluate "$SMALL" -c svm -m all --split paper --splits "$SPLITS" --out "$OUT/classifiers-svm" -q
 }
 importance() {  # Fig. 3
     lrdecode importance "$SMALL" --splits "$SPLITS" --out "$OUT/importance" -q
