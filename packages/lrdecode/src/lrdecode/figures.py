@@ -158,17 +158,25 @@ PLOTTERS: dict[str, Callable[[Result], dict[str, Figure]]] = {
 }
 
 
-def write_figures(result: Result, directory: str | Path, stem: str | None = None) -> list[Path]:
-    """Draw the result's figures and write them as ``<stem>_<figure>.png``."""
+def draw_pngs(result: Result, dpi: int = 120) -> dict[str, bytes]:
+    """The result's figures as PNG bytes, by figure name (none for an analysis without a plotter)."""
     plot = PLOTTERS.get(result.analysis)
     if plot is None:
+        return {}
+    pngs = {}
+    for name, figure in plot(result).items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi)
+        pngs[name] = buffer.getvalue()
+    return pngs
+
+
+def write_figures(result: Result, directory: str | Path, stem: str | None = None) -> list[Path]:
+    """Draw the result's figures and write them as ``<stem>_<figure>.png``."""
+    pngs = draw_pngs(result)
+    if not pngs:
         return []
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, figure in plot(result).items():
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=120)
-        written.append(atomic_write(directory / f"{stem or result.analysis}_{name}.png",
-                                    lambda f, b=buffer: f.write(b.getvalue())))
-    return written
+    return [atomic_write(directory / f"{stem or result.analysis}_{name}.png", lambda f, b=png: f.write(b))
+            for name, png in pngs.items()]

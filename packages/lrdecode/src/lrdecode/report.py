@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from lrdecode.errors import DecodeError
-from lrdecode.figures import PLOTTERS
+from lrdecode.figures import draw_pngs
 from lrdecode.results import RESULT_FORMAT, Result, atomic_write
 
 TITLES = {
@@ -75,15 +74,8 @@ def _is_result(path: Path) -> bool:
 
 def figure_uris(result: Result) -> dict[str, str]:
     """Each figure of the result as a ``data:image/png;base64,...`` URI."""
-    plot = PLOTTERS.get(result.analysis)
-    if plot is None:
-        return {}
-    uris = {}
-    for name, figure in plot(result).items():
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        uris[name] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return uris
+    return {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            for name, png in draw_pngs(result, dpi=100).items()}
 
 
 def _format_cell(value: Any) -> str:
