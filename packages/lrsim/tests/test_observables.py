@@ -140,6 +140,21 @@ def test_a_dead_relu_layer_gives_non_finite_skew_like_the_reference():
     assert np.isnan(ours["act.raw.skew"]) and np.isnan(ours["act.sq.kurtosis"])
 
 
+@pytest.mark.parametrize("kind", ["signed", "non-negative", "some-rows-non-negative", "above-tensorflow-size"])
+def test_fast_act_statistics_equal_the_reference_whatever_the_signs_and_size(kind):
+    """The fast path sorts |x| only when some value is negative and moves large tensors' moments
+    to TensorFlow; every branch must give the reference's numbers."""
+    rng = np.random.default_rng(11)
+    rows = 16 if kind == "above-tensorflow-size" else 6
+    units = (1 << 20) // rows + 7 if kind == "above-tensorflow-size" else 300
+    outputs = (rng.normal(size=(rows, units)) + 0.3).astype(np.float32)
+    if kind == "non-negative":
+        outputs = np.maximum(outputs, 0)
+    elif kind == "some-rows-non-negative":
+        outputs[::2] = np.abs(outputs[::2])
+    assert_matches_reference(fast_act_statistics(outputs), reference_act_statistics(outputs))
+
+
 def test_unit_responses_record_the_same_fixed_units_at_every_checkpoint():
     outputs = np.arange(4 * 30, dtype=np.float32).reshape(4, 30)
     first = unit_responses(outputs, 5, run_id=RUN, layer="fc", checkpoint=0, epoch=0.0)

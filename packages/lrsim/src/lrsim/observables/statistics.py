@@ -22,19 +22,16 @@ _MEDIAN, _Q3 = 0.5, 0.75
 _TENSORFLOW_FROM = 1 << 20
 
 
-def _order_statistics(sorted_rows: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """The two order statistics of each sorted row that the q-quantile interpolates, and the weight
-    (linear interpolation, numpy's default)."""
+def _quantiles(sorted_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The median and upper quartile of each sorted row (linear interpolation, numpy's default)."""
     n = sorted_rows.shape[1]
-    position = q * (n - 1)
-    lower = int(np.floor(position))
-    upper = min(lower + 1, n - 1)
-    return (sorted_rows[:, lower].astype(np.float64), sorted_rows[:, upper].astype(np.float64),
-            position - lower)
-
-
-def _interpolate(low: np.ndarray, high: np.ndarray, weight: float) -> np.ndarray:
-    return low + weight * (high - low)
+    positions = np.array([_MEDIAN, _Q3]) * (n - 1)
+    lower = np.floor(positions).astype(np.intp)
+    upper = np.minimum(lower + 1, n - 1)
+    low = sorted_rows[:, lower].astype(np.float64)
+    high = sorted_rows[:, upper].astype(np.float64)
+    weight = positions - lower
+    return low, high, weight
 
 
 @tf.function(reduce_retracing=True)
@@ -55,15 +52,27 @@ def _tensorflow_moments(units: tf.Tensor) -> dict[str, tuple[tf.Tensor, tf.Tenso
 
 
 def _numpy_moments(units: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The same moments in numpy, for populations too small to repay a TensorFlow call."""
+    """The same moments in numpy, for populations too small to repay a TensorFlow call. The three
+    functions are stacked on a leading axis so each reduction is one numpy call (small layers
+    are dominated by per-call overhead)."""
     x = units.astype(np.float64)
-    result = {}
-    for function, values in (("raw", x), ("abs", np.abs(x)), ("sq", np.square(x))):
-        mean = values.mean(axis=1, keepdims=True)
-        centred = np.square(values - mean)
-        result[function] = (np.square(values).sum(axis=1), mean[:, 0], centred.mean(axis=1),
-                            np.square(centred).mean(axis=1))
-    return result
+    n = x.shape[1]
+    functions = np.empty((3, *x.shape))
+    functions[0] = x
+    np.abs(x, out=functions[1])
+    np.square(x, out=functions[2])
+    mean = functions.sum(axis=2) / n
+    centred = functions - mean[:, :, None]
+    np.square(centred, out=centred)
+    var = centred.sum(axis=2) / n
+    fourth = np.square(centred, out=centred).sum(axis=2) / n
+    squares_of_x = functions[2].sum(axis=1)
+    squares_of_sq = np.square(functions[2], out=functions[2]).sum(axis=1)
+    return {
+        "raw": (squares_of_x, mean[0], var[0], fourth[0]),
+        "abs": (squares_of_x, mean[1], var[1], fourth[1]),
+        "sq": (squares_of_sq, mean[2], var[2], fourth[2]),
+    }
 
 
 def _moments(values: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
@@ -81,25 +90,27 @@ def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str]
         values = values.astype(np.float32)
     moments = _moments(values)
     raw_sorted = np.sort(values, axis=1)
-    abs_sorted = np.sort(np.abs(values), axis=1)
-    constant = raw_sorted[:, 0] == raw_sorted[:, -1]
-    quantiles = {}
-    for q in (_MEDIAN, _Q3):
-        low, high, weight = _order_statistics(raw_sorted, q)
-        quantiles["raw", q] = _interpolate(low, high, weight)
-        low, high, weight = _order_statistics(abs_sorted, q)
-        quantiles["abs", q] = _interpolate(low, high, weight)
-        quantiles["sq", q] = _interpolate(np.square(low), np.square(high), weight)
+    # after a ReLU nothing is negative: |x| is x and its sort is already done
+    abs_sorted = raw_sorted if raw_sorted[:, 0].min() >= 0 else np.sort(np.abs(values), axis=1)
+    raw_low, raw_high, weight = _quantiles(raw_sorted)
+    abs_low, abs_high, _ = _quantiles(abs_sorted)
+    quantiles = {
+        "raw": raw_low + weight * (raw_high - raw_low),
+        "abs": abs_low + weight * (abs_high - abs_low),
+        "sq": np.square(abs_low) + weight * (np.square(abs_high) - np.square(abs_low)),
+    }
+    constant_raw = raw_sorted[:, 0] == raw_sorted[:, -1]
+    constant_abs = abs_sorted[:, 0] == abs_sorted[:, -1]
 
     result: dict[tuple[str, str], np.ndarray] = {}
     for function in FUNCTIONS:
         squares, mean, var, fourth = moments[function]
-        constant_f = constant if function == "raw" else abs_sorted[:, 0] == abs_sorted[:, -1]
-        var = np.where(constant_f, 0.0, var)
-        median, q3 = quantiles[function, _MEDIAN], quantiles[function, _Q3]
+        constant = constant_raw if function == "raw" else constant_abs
+        var = np.where(constant, 0.0, var)
+        median, q3 = quantiles[function][:, 0], quantiles[function][:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            skew = np.where(constant_f, np.nan, 3.0 * (mean - median) / np.sqrt(var))
-            kurtosis = np.where(constant_f, np.nan, fourth / np.square(var))
+            skew = np.where(constant, np.nan, 3.0 * (mean - median) / np.sqrt(var))
+            kurtosis = np.where(constant, np.nan, fourth / np.square(var))
         result |= {
             (function, "norm"): np.sqrt(squares),
             (function, "mean"): mean,
@@ -122,7 +133,9 @@ def act_statistics(responses: np.ndarray | tf.Tensor) -> dict[str, float]:
     """The 21 activation statistics: per probe example over units, then the probe-set mean."""
     values = responses.numpy() if isinstance(responses, tf.Tensor) else np.asarray(responses)
     rows = values.reshape(values.shape[0], -1)
-    return {_ACT_NAMES[key]: float(v.mean()) for key, v in population_statistics(rows).items()}
+    per_example = population_statistics(rows)
+    means = np.stack(list(per_example.values())).mean(axis=1)
+    return {_ACT_NAMES[key]: float(m) for key, m in zip(per_example, means, strict=True)}
 
 
 def grad_statistics(activity_change: np.ndarray) -> dict[str, float]:
