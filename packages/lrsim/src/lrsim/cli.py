@@ -90,7 +90,7 @@ def run(
     probe_size: Annotated[int, typer.Option(help="Held-out probe inputs the observables are measured on.")] = 128,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.partial.")] = False,
     threads: Annotated[int, typer.Option(
-        help="TensorFlow CPU threads; runs reproduce bit for bit only at the same count (default 1, as in sweeps).")
+        help="CPU threads (TensorFlow, BLAS); runs reproduce bit for bit only at the same count (1 in sweeps).")
     ] = 1,
     data_dir: Annotated[str | None, typer.Option(help="TensorFlow Datasets directory (default: TFDS's).")] = None,
     download: Annotated[bool, typer.Option(help="Download the task's dataset if it is missing.")] = False,

@@ -6,7 +6,10 @@ epoch of knet4, up to 20% by the end of a short run). A run therefore uses one t
 by default wherever it is launched (`lrsim run`, a sweep worker, a test), so the same
 settings give the same numbers bit for bit; sweeps get their parallelism from running
 runs side by side. Small CPU networks lose nothing by it (resnet18 width 1/8 on digits:
-13.9 s with one thread, 14.2 s with two).
+13.9 s with one thread, 14.2 s with two). The same limit holds for the BLAS and OpenMP
+pools of numpy and scipy (threadpoolctl): on two BLAS threads the SimCLR linear probe's
+small lbfgs fits made a knet4 simclr:digits run take 24.2 s and 43 CPU-seconds instead of
+10.4 s and 10.4, and left a sweep's second worker no core to run on.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ DEFAULT_THREADS = 1
 
 
 def configure_threads(threads: int = DEFAULT_THREADS) -> bool:
-    """Ask TensorFlow for `threads` intra-op threads and one inter-op thread.
+    """Ask TensorFlow for `threads` intra-op threads and one inter-op thread, and limit numpy's
+    and scipy's BLAS and OpenMP pools to `threads` for the rest of the process.
 
-    Must run before TensorFlow executes its first operation in this process; returns
-    False when that has already happened (the earlier setting stays in force).
+    TensorFlow's part must run before it executes its first operation in this process;
+    returns False when that has already happened (the earlier setting stays in force).
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     import tensorflow as tf
