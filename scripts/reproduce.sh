@@ -5,7 +5,7 @@
 #
 #   bash scripts/reproduce.sh            # every stage, in order
 #   bash scripts/reproduce.sh evaluate   # one stage (simulate-small, simulate-limits, evaluate,
-#                                        #   classifiers, importance, subsample, consecutive,
+#                                        #   classifiers, linear, importance, subsample, consecutive,
 #                                        #   units-noise, report)
 #
 # SPLITS (default 3) train/test splits per analysis: the paper used 10, which at this scale
@@ -35,6 +35,9 @@ classifiers() {  # Fig. 2a across classifiers on every observable (rf: the evalu
     lrdecode evaluate "$SMALL" -c conv1d -m all --split paper --splits "$SPLITS" --out "$OUT/classifiers" -q
     lrdecode evaluate "$SMALL" -c svm -m all --split paper --splits "$SPLITS" --out "$OUT/classifiers-svm" -q
 }
+linear() {  # the linear SVM per measure: which observables are linearly separable; claim 3
+    lrdecode evaluate "$SMALL" -c svm -m weight -m act -m grad --split paper --splits "$SPLITS" --out "$OUT/linear" -q
+}
 importance() {  # Fig. 3
     lrdecode importance "$SMALL" --splits "$SPLITS" --out "$OUT/importance" -q
 }
@@ -53,7 +56,7 @@ report() {
     lrdecode report "$OUT" --out "$OUT/report.html" --title "CPU-scale reproduction of Nayebi et al. 2020"
 }
 
-STAGES=(simulate-small simulate-limits evaluate classifiers importance subsample consecutive units-noise report)
+STAGES=(simulate-small simulate-limits evaluate classifiers linear importance subsample consecutive units-noise report)
 for stage in "${@:-${STAGES[@]}}"; do
     echo "== $stage"
     SECONDS=0
