@@ -22,8 +22,9 @@ _MEDIAN, _Q3 = 0.5, 0.75
 _TENSORFLOW_FROM = 1 << 20
 
 
-def _quantiles(sorted_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The median and upper quartile of each sorted row (linear interpolation, numpy's default)."""
+def _quantiles(sorted_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order statistics each sorted row's median and upper quartile interpolate, (rows, 2) each,
+    and the two interpolation weights (linear interpolation, numpy's default)."""
     n = sorted_rows.shape[1]
     positions = np.array([_MEDIAN, _Q3]) * (n - 1)
     lower = np.floor(positions).astype(np.intp)

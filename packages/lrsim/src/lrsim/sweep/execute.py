@@ -27,7 +27,7 @@ from pathlib import Path
 from lrsim.spec import RunSpec
 from lrsim.sweep.grid import Sweep, SweepError
 from lrsim.sweep.merge import merge_sweep, shard_spec
-from lrsim.threads import DEFAULT_THREADS, configure_threads
+from lrsim.threads import configure_threads
 
 SWEEP_FILE = "sweep.json"
 
@@ -125,8 +125,8 @@ def _client(workers: int, scheduler: str | None):
 
     if scheduler:
         return Client(scheduler), None
-    env = {"TF_NUM_INTRAOP_THREADS": str(DEFAULT_THREADS), "TF_NUM_INTEROP_THREADS": "1",
-           "OMP_NUM_THREADS": str(DEFAULT_THREADS), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # thread limits are set per run by configure_threads (run_shard), on any scheduler's workers
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3"}
     # ":0": the scheduler's HTTP server on a free port, so a second sweep (or any Dask) on the machine
     # does not collide with the default 8787.
     # Dask's statistical profiler samples each worker's stack every 10 ms, taking the GIL from the
