@@ -6,11 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
+from sklearn.linear_model import Ridge
 
 from lrdecode.classifiers import CLASSIFIERS
 from lrdecode.classifiers.forest import MAX_FEATURES, N_ESTIMATORS, asymptote
+from lrdecode.classifiers.svm import C_UPWARD, SCREEN, SMALLEST_C, prepare_fold, ridge_accuracies
 from lrdecode.features import build_features
-from lrdecode.model_selection import halving_budgets, select_model, stratified_order, successive_halving
+from lrdecode.model_selection import (
+    SelectionTask,
+    halving_budgets,
+    select_model,
+    stratified_order,
+    successive_halving,
+)
 
 
 def test_successive_halving_keeps_the_best_third_and_finds_the_best():
@@ -79,19 +87,43 @@ def test_forest_growth_for_grouped_splits_scores_on_held_out_runs_and_refits(tra
     assert forest.n_features_in_ == X.shape[1] and len(forest.classes_) == 4
 
 
-def test_svm_coordinate_search_walks_the_original_grid(training):
+def test_svm_screened_search_fits_the_svm_on_a_fraction_of_the_original_grid(training):
     X, y, _, layout = training
     selection = select_model(CLASSIFIERS["svm"], X, y, layout=layout, random_state=0)
     grid = CLASSIFIERS["svm"].grid(layout, int(len(X) * 0.8))
     sizes = [None, *grid[1]["n_components"]]
     assert selection.params["C"] in grid[0]["C"] and selection.params["n_components"] in sizes
     trace = selection.trace
-    first = trace[trace["budget"] == "every PCA size at the smallest C"]
-    assert len(first) == len(sizes) and first["params"].str.contains('"C": 1.0').all()
-    walked = trace[trace["budget"] == "C upward for the best sizes"]
+    screened = trace[trace["budget"] == SCREEN]
+    assert len(screened) == len(sizes) and screened["params"].str.contains('"C": 1.0').all()
+    first = trace[trace["budget"] == SMALLEST_C]
+    assert len(first) == 3 and first["params"].str.contains('"C": 1.0').all()
+    best_screened = screened.sort_values("score", ascending=False, kind="stable")["params"].head(3)
+    assert list(first["params"]) == list(best_screened)
+    walked = trace[trace["budget"] == C_UPWARD]
     assert 3 <= len(walked) <= 3 * (len(grid[0]["C"]) - 1)
-    assert len(trace) < len(sizes) * len(grid[0]["C"])  # a fraction of the grid
-    assert selection.score == pytest.approx(trace["score"].max()) and selection.score > 0.9
+    svm_rows = trace[trace["budget"] != SCREEN]
+    assert len(svm_rows) < len(sizes) * len(grid[0]["C"]) / 3
+    assert selection.score == pytest.approx(svm_rows["score"].max()) and selection.score > 0.9
+
+
+def test_the_ridge_screen_equals_ridge_fitted_on_each_number_of_components():
+    """Why one PCA per fold screens every size: ridge coefficients on orthogonal components do not
+    depend on which other components are in the model."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 15)) @ rng.normal(size=(15, 15))
+    y = np.array(["a", "b", "c"])[rng.integers(0, 3, size=120)]
+    train, val = np.arange(90), np.arange(90, 120)
+    task = SelectionTask(spec=CLASSIFIERS["svm"], X=X, y=y, groups=None, layout=None, folds=[(train, val)],
+                         random_state=0, n_jobs=1)
+    fold = prepare_fold(task, train, val)
+    c = 0.05
+    screened = ridge_accuracies(fold, [None, 3, 8], c)
+    for k, accuracy in zip([None, 3, 8], screened, strict=True):
+        a, b = (fold.x_train, fold.x_val) if k is None else (fold.z_train[:, :k], fold.z_val[:, :k])
+        targets = np.where(y[train][:, None] == np.unique(y)[None], 1.0, -1.0)
+        decision = Ridge(alpha=1 / (2 * c)).fit(a, targets).predict(b)
+        assert accuracy == pytest.approx(np.mean(np.unique(y)[decision.argmax(axis=1)] == y[val]))
 
 
 def test_principal_components_are_nested():
