@@ -133,6 +133,18 @@ def test_principal_components_are_nested():
     np.testing.assert_allclose(np.abs(full[:, :4]), np.abs(PCA(n_components=4).fit(X).transform(X)), atol=1e-8)
 
 
+def test_the_svm_uses_the_components_its_search_scored():
+    """The search scores prefixes of one exact PCA per fold; the fitted model must project on the
+    same subspace, even where scikit-learn would pick randomized PCA (over 500 examples, k < 80%)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(700, 200)) * np.linspace(1.1, 1.0, 200)  # a flat spectrum: randomized PCA drifts
+    y = np.array(["a", "b"])[rng.integers(0, 2, size=700)]
+    model = CLASSIFIERS["svm"].estimator(None, 0, 1).set_params(n_components=100).fit(X, y)
+    exact = PCA(n_components=200, svd_solver="full").fit(X).components_[:100]
+    cosines = np.linalg.svd(model.pca_.components_ @ exact.T, compute_uv=False)  # of the principal angles
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-8)
+
+
 def test_the_exhaustive_grid_scores_every_candidate(training):
     X, y, groups, layout = training
     selection = select_model(CLASSIFIERS["svm"], X, y, groups=groups, layout=layout, exhaustive=True,

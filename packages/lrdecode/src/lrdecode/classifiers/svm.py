@@ -38,7 +38,10 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
     n_components larger than the data allows (examples or features) is reduced to what it
     allows; the number used is ``n_components_``. Convergence is recorded in ``converged_``
-    rather than warned about: the original grid's largest C values rarely converge.
+    rather than warned about: the original grid's largest C values rarely converge. The PCA is
+    an exact SVD: the default search scores prefixes of one exact PCA per fold, so the model it
+    picks must use the same components (scikit-learn's randomized PCA, its default below 80% of
+    the features, differs in the trailing components).
     """
 
     def __init__(self, C: float = 1.0, n_components: int | None = None, max_iter: int = 1000,
@@ -54,7 +57,7 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if self.n_components is not None:
             self.n_components_ = int(min(self.n_components, X.shape[0], X.shape[1]))
-            self.pca_ = PCA(n_components=self.n_components_, random_state=self.random_state).fit(X)
+            self.pca_ = PCA(n_components=self.n_components_, svd_solver="full").fit(X)
             X = self.pca_.transform(X)
         else:
             self.n_components_ = None
@@ -198,7 +201,7 @@ class PreparedFold:
 def prepare_fold(task: SelectionTask, train: np.ndarray, val: np.ndarray) -> PreparedFold:
     scaler = StandardScaler().fit(task.X[train])
     x_train, x_val = scaler.transform(task.X[train]), scaler.transform(task.X[val])
-    pca = PCA(n_components=min(x_train.shape), random_state=task.random_state).fit(x_train)
+    pca = PCA(n_components=min(x_train.shape), svd_solver="full").fit(x_train)
     return PreparedFold(x_train, x_val, pca.transform(x_train), pca.transform(x_val), task.y[train], task.y[val])
 
 
