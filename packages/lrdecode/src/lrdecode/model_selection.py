@@ -9,6 +9,8 @@ searches that reach the same accuracy.
   every ``max_features`` setting grows to 100 trees, the best by accuracy extrapolated to many
   trees grows on, and growth stops once more trees no longer help. Out of bag, the winner is
   already fitted (no refit).
+- screened search (linear SVM, in ``lrdecode.classifiers.svm``): ridge regression scores every
+  PCA size at once on each inner fold; the SVM scores the best three and walks C upward.
 - successive halving (the others): every candidate of the grid is scored on a small share of
   the resource (training examples, or epochs for the Conv1D), the best third goes on with
   three times as much, until one is left; refit on all training data.
