@@ -204,6 +204,32 @@ def test_digits_split_is_fixed_stratified_and_in_the_unit_range() -> None:
     np.testing.assert_array_equal(np.sort(inputs.reshape(-1)), np.sort(task.train_images.reshape(-1)))
 
 
+def test_batches_without_augmentation_equal_the_per_image_views() -> None:
+    """Tasks with the default views take them per batch; the values are the per-image ones."""
+    task = DigitsTask()
+    source = list(task.source_train(dataset_seed=4, epoch=2).as_numpy_iterator())
+    expected = np.stack([task.normalize(task.eval_view(tf.constant(image))).numpy() for image, _ in source])
+    batches = list(task.train_batches(32, 4, 2).as_numpy_iterator())
+    inputs = np.concatenate([x for x, _ in batches])
+    np.testing.assert_array_equal(inputs, expected[: len(inputs)])
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), [y for _, y in source][: len(inputs)])
+    held_out = np.concatenate([x for x, _ in task.labelled_inputs("test", None, 100)])
+    np.testing.assert_array_equal(held_out, task.test_images)
+
+
+def test_a_task_that_augments_gets_its_training_view_per_image() -> None:
+    class NoisyDigits(DigitsTask):
+        def train_view(self, image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+            return self.eval_view(image) + tf.random.stateless_uniform(self.input_shape, seed)
+
+    task = NoisyDigits()
+    inputs, _ = next(iter(task.train_batches(32, 4, 2)))
+    plain, _ = next(iter(DigitsTask().train_batches(32, 4, 2)))
+    difference = inputs.numpy() - plain.numpy()
+    assert difference.min() >= 0.0 and difference.max() < 1.0
+    assert not np.allclose(difference[0], difference[1])  # a seed per image
+
+
 def test_digits_probe_inputs_are_held_out_images() -> None:
     task = DigitsTask()
     probes = task.probe_inputs(20, seed=3)

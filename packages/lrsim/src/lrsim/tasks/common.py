@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -76,12 +77,16 @@ def block_shuffle(ds: tf.data.Dataset, block_size: int, seed: int) -> tf.data.Da
     return ds.apply(tf.data.experimental.assert_cardinality(size)) if size >= 0 else ds
 
 
-def example_seeds(ds: tf.data.Dataset, base_seed: int) -> tf.data.Dataset:
-    """Pair every element with its own stateless-op seed, (base_seed, position in the epoch)."""
-    return ds.enumerate().map(
-        lambda index, element: (element, tf.stack([tf.constant(base_seed, tf.int64), index])),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+def map_with_seeds(ds: tf.data.Dataset, function: Callable[[Any, tf.Tensor], Any], base_seed: int) -> tf.data.Dataset:
+    """`function(element, seed)` on every element, its stateless-op seed being (base_seed,
+    position in the epoch). One map call per element: tf.data runs each call on its thread
+    pool, and a separate call to attach the seed cost a knet4 simclr:digits run a fifth of
+    its wall time."""
+
+    def seeded(index: tf.Tensor, element: Any) -> Any:
+        return function(element, tf.stack([tf.constant(base_seed, tf.int64), index]))
+
+    return ds.enumerate().map(seeded, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def supervised_loss(model: keras.Model, batch: tuple[tf.Tensor, tf.Tensor], training: bool = True) -> tf.Tensor:

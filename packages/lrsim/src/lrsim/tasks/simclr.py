@@ -145,8 +145,8 @@ class SimCLRTask(Task):
         """Batches of (views_a, views_b), each (batch_size, *input_shape)."""
         self.steps_per_epoch(batch_size)
         augment_seed = common.derive_seed(dataset_seed, epoch, "augment")
-        ds = common.example_seeds(self.base.source_train(dataset_seed, epoch), augment_seed)
-        ds = ds.map(lambda example, seed: self.two_views(example[0], seed), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = common.map_with_seeds(self.base.source_train(dataset_seed, epoch),
+                                   lambda example, seed: self.two_views(example[0], seed), augment_seed)
         return common.deterministic(ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
     def loss(self, model: keras.Model, batch: Any, training: bool = True) -> tf.Tensor:
