@@ -6,6 +6,9 @@ in the same process; target: lrsim <= 1.5 x numpy.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -48,25 +51,41 @@ def test_lrsim_statistics_of_a_256_by_65536_tensor_against_numpy(benchmark, acti
 
 TARGET_SHARE = 0.10
 
+#: runs in one process set up as a sweep worker (and `lrsim run`) sets it up: one thread
+SHARE_RUNS = """
+import json, sys
+from pathlib import Path
+from lrsim.threads import configure_threads
+configure_threads()
+from lrsim.run import execute_run
+from lrsim.spec import RunSpec
+spec = RunSpec(rule="sgdm", architecture="resnet18", task="digits", batch_size=32, width=0.125, epochs=10,
+               checkpoints=21, model_seed=0, dataset_seed=0)
+outcomes = [execute_run(spec, Path(sys.argv[1]) / f"run{i}") for i in range(int(sys.argv[2]))]
+print(json.dumps([[o.seconds, o.observe_seconds] for o in outcomes]))
+"""
+
 
 def test_share_of_a_resnet18_run_spent_on_observables(benchmark, tmp_path):
     """Issue 5b: resnet18 width 1/8 on digits, 10 epochs of batch 32 (the `lrsim run` defaults),
     21 checkpoints, all 45 statistics, no measurement settings; target <= 10% of the wall time.
-    The share is the median over rounds of (time in the observation hook) / (run wall time)."""
-    from lrsim.run import execute_run
-    from lrsim.spec import RunSpec
 
-    spec = RunSpec(rule="sgdm", architecture="resnet18", task="digits", batch_size=32, width=0.125, epochs=10,
-                   checkpoints=21, model_seed=0, dataset_seed=0)
-    outcomes = []
+    Runs go one after another in a fresh process on one thread, as in a sweep worker; the first
+    (the process's warm-up) is left out. Observing counts everything a run does for its
+    observables: the probe set and pass, the statistics, their files and the final dataset.
+    The share is the median over runs of (observing time) / (run wall time)."""
+    measured = 3
+    results = []
 
-    def one_run():
-        outcomes.append(execute_run(spec, tmp_path / f"run{len(outcomes)}"))
+    def runs_in_a_fresh_process():
+        done = subprocess.run([sys.executable, "-c", SHARE_RUNS, str(tmp_path), str(measured + 1)],
+                              check=True, capture_output=True, text=True)
+        results.extend(json.loads(done.stdout.strip().splitlines()[-1])[1:])
 
-    benchmark.pedantic(one_run, rounds=3, iterations=1)
-    share = float(np.median([o.observe_seconds / o.seconds for o in outcomes]))
-    seconds = float(np.median([o.seconds for o in outcomes]))
+    benchmark.pedantic(runs_in_a_fresh_process, rounds=1, iterations=1)
+    share = float(np.median([observing / seconds for seconds, observing in results]))
+    seconds = float(np.median([seconds for seconds, _ in results]))
     benchmark.extra_info.update(observables_share=round(share, 3), run_seconds=round(seconds, 1))
-    print(f"\nresnet18 w1/8 digits, 10 epochs: run {seconds:.1f} s (median), observables {100 * share:.1f}% "
-          f"(target <= {100 * TARGET_SHARE:.0f}%)")
+    print(f"\nresnet18 w1/8 digits, 10 epochs: run {seconds:.1f} s (median of {measured}), observables "
+          f"{100 * share:.1f}% (target <= {100 * TARGET_SHARE:.0f}%)")
     assert share <= TARGET_SHARE

@@ -65,6 +65,25 @@ def test_a_huge_learning_rate_ends_diverged_with_the_checkpoints_so_far(tmp_path
     assert 1 <= kept < 9 and outcome.checkpoints == kept
 
 
+def test_observing_time_counts_the_probe_pass_setup_and_the_dataset_write(tmp_path: Path, monkeypatch):
+    """The observables' share of a run includes their setup and final write, not only the checkpoints."""
+    import time
+
+    pause = 0.3
+
+    def slowly(function):
+        def wrapper(*args, **kwargs):
+            time.sleep(pause)
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(run_module, "ProbePass", slowly(run_module.ProbePass))
+    monkeypatch.setattr(run_module, "_assemble", slowly(run_module._assemble))
+    outcome = execute_run(tiny(epochs=1, checkpoints=2), tmp_path / "run")
+    assert outcome.observe_seconds >= 2 * pause
+    assert outcome.observe_seconds < outcome.seconds
+
+
 def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypatch):
     spec = tiny("ia", epochs=3, checkpoints=7, record_units=3)
     reference = read_dataset(execute_run(spec, tmp_path / "reference").path)

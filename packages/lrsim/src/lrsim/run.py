@@ -51,7 +51,8 @@ class RunOutcome:
     detail: str
     path: Path
     seconds: float = 0.0
-    observe_seconds: float = 0.0  # wall time spent measuring observables
+    #: wall time spent on observables: the probe set and pass, the statistics, their files and the dataset
+    observe_seconds: float = 0.0
     checkpoints: int = 0  # observation points written
     final_loss: float | None = None
     final_metric: float | None = None
@@ -136,9 +137,10 @@ def execute_run(
     trainer = Trainer(task, config, checkpoint_dir=work / "checkpoints", resume=resuming)
     steps = observation_steps(trainer.total_steps, spec.checkpoints)
     network = trainer.network
+    began = time.perf_counter()
     probe = ProbePass(network, task.probe_inputs(spec.probe_size, seed=PROBE_SEED))
     settings = with_full_setting(spec.settings)
-    observe_seconds = 0.0
+    observe_seconds = time.perf_counter() - began
 
     def on_observe(index: int, step: int, epoch: float) -> None:
         nonlocal observe_seconds
@@ -155,8 +157,10 @@ def execute_run(
 
     result = trainer.fit(observe_at=steps, on_observe=on_observe,
                          on_progress=progress if callable(progress) else None)
+    began = time.perf_counter()
     observed = _assemble(spec, work, out, result, config)
     shutil.rmtree(work)
+    observe_seconds += time.perf_counter() - began
     return RunOutcome(spec.run_id, result.status, result.status_detail, out,
                       seconds=time.perf_counter() - start, observe_seconds=observe_seconds, checkpoints=observed,
                       final_loss=result.final_loss, final_metric=result.final_metric, metric_name=result.metric_name)
