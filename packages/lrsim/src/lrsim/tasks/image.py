@@ -60,7 +60,9 @@ class ImageTask(Task):
         return self.eval_view(image)
 
     def normalize(self, inputs: tf.Tensor) -> tf.Tensor:
-        """Maps [0, 1] images to network inputs (default: unchanged)."""
+        """Maps [0, 1] images to network inputs (default: unchanged). It is given one image or a
+        whole batch (tasks without augmentation take their views per batch), so it must be elementwise
+        or broadcast over leading axes."""
         return inputs
 
     def steps_per_epoch(self, batch_size: int) -> int:
