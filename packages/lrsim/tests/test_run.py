@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,6 @@ def test_a_huge_learning_rate_ends_diverged_with_the_checkpoints_so_far(tmp_path
 
 def test_observing_time_counts_the_probe_pass_setup_and_the_dataset_write(tmp_path: Path, monkeypatch):
     """The observables' share of a run includes their setup and final write, not only the checkpoints."""
-    import time
-
     pause = 0.3
 
     def slowly(function):

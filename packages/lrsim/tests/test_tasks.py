@@ -230,6 +230,18 @@ def test_a_task_that_augments_gets_its_training_view_per_image() -> None:
     assert not np.allclose(difference[0], difference[1])  # a seed per image
 
 
+def test_a_task_with_its_own_eval_view_trains_and_evaluates_on_it() -> None:
+    class HalvedDigits(DigitsTask):
+        def eval_view(self, image: tf.Tensor) -> tf.Tensor:
+            return tf.ensure_shape(tf.image.convert_image_dtype(image, tf.float32) / 2, self.input_shape)
+
+    task, plain = HalvedDigits(), DigitsTask()
+    inputs, _ = next(iter(task.train_batches(32, 4, 2)))
+    np.testing.assert_array_equal(inputs.numpy(), next(iter(plain.train_batches(32, 4, 2)))[0].numpy() / 2)
+    held_out, _ = next(iter(task.labelled_inputs("test", None, 100)))
+    np.testing.assert_array_equal(held_out.numpy(), task.test_images[:100] / 2)
+
+
 def test_digits_probe_inputs_are_held_out_images() -> None:
     task = DigitsTask()
     probes = task.probe_inputs(20, seed=3)

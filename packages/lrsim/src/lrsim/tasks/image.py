@@ -50,9 +50,11 @@ class ImageTask(Task):
         """(image, label) pairs of a split in a fixed order: the first `limit`, or those at sorted `indices`."""
 
     def eval_view(self, image: tf.Tensor) -> tf.Tensor:
-        """The deterministic input view of a source image: float32 in [0, 1], `input_shape`."""
+        """The deterministic input view of a source image: float32 in [0, 1], `input_shape`.
+        This default is elementwise, so it also takes a whole batch (leading axes of any size)."""
         image = tf.image.convert_image_dtype(image, tf.float32)
-        return tf.ensure_shape(image, self.input_shape)
+        leading = (None,) * (image.shape.rank - len(self.input_shape))
+        return tf.ensure_shape(image, (*leading, *self.input_shape))
 
     def train_view(self, image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """The supervised training view of a source image (default: no augmentation)."""
@@ -71,9 +73,12 @@ class ImageTask(Task):
     def train_batches(self, batch_size: int, dataset_seed: int, epoch: int) -> tf.data.Dataset:
         self.steps_per_epoch(batch_size)
         source = self.source_train(dataset_seed, epoch)
-        if type(self).train_view is ImageTask.train_view:  # no augmentation: whole batches at once
+        # tf.data runs a map function on its thread pool, once per element: for the small in-memory
+        # digits that hand-off cost a knet4 run a third of its CPU time, and two runs side by side on
+        # two cores used only 1.6 of them. The default views are elementwise: whole batches take them.
+        if self._keeps_default("train_view") and self._keeps_default("eval_view"):
             ds = source.batch(batch_size, drop_remainder=True).map(
-                lambda images, labels: (self.normalize(self._eval_views(images)), labels))
+                lambda images, labels: (self.normalize(self.eval_view(images)), labels))
         else:
             augment_seed = common.derive_seed(dataset_seed, epoch, "augment")
             ds = common.map_with_seeds(
@@ -81,16 +86,9 @@ class ImageTask(Task):
                 augment_seed).batch(batch_size, drop_remainder=True)
         return common.deterministic(ds.prefetch(tf.data.AUTOTUNE))
 
-    def _eval_views(self, images: tf.Tensor) -> tf.Tensor:
-        """The default `eval_view` of a whole batch.
-
-        tf.data calls a map function on its thread pool, once per element: for the small
-        in-memory digits that hand-off cost a knet4 run a third of its CPU time, and two
-        runs side by side on two cores used only 1.6 of them, waiting on each other's
-        threads. The default views are elementwise, so a batch takes them in one call.
-        """
-        images = tf.image.convert_image_dtype(images, tf.float32)
-        return tf.ensure_shape(images, (None, *self.input_shape))
+    def _keeps_default(self, view: str) -> bool:
+        """Whether this task keeps ImageTask's `view`, which takes a whole batch as well as one image."""
+        return getattr(type(self), view) is getattr(ImageTask, view)
 
     def loss(self, model: keras.Model, batch: Any, training: bool = True) -> tf.Tensor:
         return common.supervised_loss(model, batch, training)
@@ -98,8 +96,8 @@ class ImageTask(Task):
     def labelled_inputs(self, split: Split, limit: int | None, batch_size: int) -> tf.data.Dataset:
         """Batches of (eval-view inputs, labels) of a split, in a fixed order."""
         source = self.source_labelled(split, limit)
-        if type(self).eval_view is ImageTask.eval_view:
-            ds = source.batch(batch_size).map(lambda images, labels: (self.normalize(self._eval_views(images)), labels))
+        if self._keeps_default("eval_view"):
+            ds = source.batch(batch_size).map(lambda images, labels: (self.normalize(self.eval_view(images)), labels))
         else:
             ds = source.map(lambda image, label: (self.normalize(self.eval_view(image)), label),
                             num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
