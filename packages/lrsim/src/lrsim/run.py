@@ -142,23 +142,29 @@ def execute_run(
     settings = with_full_setting(spec.settings)
     observe_seconds = time.perf_counter() - began
 
+    written: dict[Path, pd.DataFrame] = {}  # this process's observation files, not read back at the end
+
     def on_observe(index: int, step: int, epoch: float) -> None:
         nonlocal observe_seconds
         began = time.perf_counter()
         layers = probe.snapshots()
         rows = observe(layers, settings, run_id=spec.run_id, checkpoint=index, epoch=epoch)
-        _write_atomic(rows, work / "observations" / f"checkpoint-{index:04d}.parquet")
+        path = work / "observations" / f"checkpoint-{index:04d}.parquet"
+        _write_atomic(rows, path)
+        written[path] = rows
         if spec.record_units:
             units = pd.concat([unit_responses(layer.outputs, spec.record_units, run_id=spec.run_id,
                                               layer=layer.name, checkpoint=index, epoch=epoch)
                                for layer in layers], ignore_index=True)
-            _write_atomic(units, work / "units" / f"checkpoint-{index:04d}.parquet")
+            path = work / "units" / f"checkpoint-{index:04d}.parquet"
+            _write_atomic(units, path)
+            written[path] = units
         observe_seconds += time.perf_counter() - began
 
     result = trainer.fit(observe_at=steps, on_observe=on_observe,
                          on_progress=progress if callable(progress) else None)
     began = time.perf_counter()
-    observed = _assemble(spec, work, out, result, config)
+    observed = _assemble(spec, work, out, result, config, written)
     shutil.rmtree(work)
     observe_seconds += time.perf_counter() - began
     return RunOutcome(spec.run_id, result.status, result.status_detail, out,
@@ -166,24 +172,26 @@ def execute_run(
                       final_loss=result.final_loss, final_metric=result.final_metric, metric_name=result.metric_name)
 
 
-def _read_points(directory: Path) -> list[pd.DataFrame]:
-    """The observation files in order; stops at the first missing point."""
+def _read_points(directory: Path, written: dict[Path, pd.DataFrame]) -> list[pd.DataFrame]:
+    """The observation files in order; stops at the first missing point. Files this process
+    wrote come from `written` (the same frames), the others (before a resume) from disk."""
     frames = []
     for index in range(len(list(directory.glob("checkpoint-*.parquet")))):
         path = directory / f"checkpoint-{index:04d}.parquet"
         if not path.exists():
             break
-        frames.append(pd.read_parquet(path))
+        frames.append(written[path] if path in written else pd.read_parquet(path))
     return frames
 
 
-def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig) -> int:
+def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig,
+              written: dict[Path, pd.DataFrame]) -> int:
     """Write the dataset from the observation files (the points reached, in order)."""
-    points = _read_points(work / "observations")
+    points = _read_points(work / "observations", written)
     if not points:
         raise RunError(f"{spec.run_id}: no observation was taken before the run ended ({result.status_detail})")
     observables = pd.concat(points, ignore_index=True)
-    unit_points = _read_points(work / "units")[: len(points)]
+    unit_points = _read_points(work / "units", written)[: len(points)]
     units = pd.concat(unit_points, ignore_index=True) if unit_points else None
     hyperparameters = {
         "spec": json.loads(spec.to_json()),

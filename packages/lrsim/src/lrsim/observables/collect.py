@@ -54,9 +54,10 @@ def observe(
     epoch: float,
 ) -> pd.DataFrame:
     """Rows of observables.parquet for one checkpoint (all layers, all settings)."""
-    columns: dict[str, list] = {name: [] for name in (
-        "layer", "layer_index", "layer_position", "measure", "function", "statistic", "measurement",
-        "n_units", "n_units_total", "noise_std", "measurement_seed", "value")}
+    names: list[str] = []
+    values: list[float] = []
+    blocks: list[tuple[LayerSnapshot, MeasurementSetting, int, int]] = []  # one per (layer, setting, family)
+    counts: list[int] = []
     for layer in layers:
         n_outputs = int(np.prod(layer.outputs.shape[1:]))
         where = {"run_id": run_id, "layer": layer.name, "checkpoint": checkpoint}
@@ -67,21 +68,30 @@ def observe(
                 grad_observables(layer.forward, layer.inputs, n_outputs, setting, full_sums=layer.output_sums,
                                  **where),
             )
-            for values, n_units, n_total in families:
-                count = len(values)
-                for name, value in values.items():
-                    measure, function, statistic = _PARTS[name]
-                    columns["measure"].append(measure)
-                    columns["function"].append(function)
-                    columns["statistic"].append(statistic)
-                    columns["value"].append(value)
-                for key, constant in (("layer", layer.name), ("layer_index", layer.index),
-                                      ("layer_position", layer.position), ("measurement", setting.label),
-                                      ("n_units", n_units), ("n_units_total", n_total),
-                                      ("noise_std", setting.noise_std), ("measurement_seed", setting.seed)):
-                    columns[key].extend([constant] * count)
-    frame = pd.DataFrame(columns)
-    frame.insert(0, "run_id", run_id)
-    frame.insert(4, "checkpoint", checkpoint)
-    frame.insert(5, "epoch", float(epoch))
-    return frame
+            for family, n_units, n_total in families:
+                names.extend(family)
+                values.extend(family.values())
+                blocks.append((layer, setting, n_units, n_total))
+                counts.append(len(family))
+
+    def repeated(per_block: list, dtype: type) -> np.ndarray:
+        return np.repeat(np.array(per_block, dtype=dtype), counts)
+
+    parts = [_PARTS[name] for name in names]
+    return pd.DataFrame({
+        "run_id": run_id,
+        "layer": repeated([layer.name for layer, *_ in blocks], object),
+        "layer_index": repeated([layer.index for layer, *_ in blocks], np.int64),
+        "layer_position": repeated([layer.position for layer, *_ in blocks], object),
+        "checkpoint": checkpoint,
+        "epoch": float(epoch),
+        "measure": [measure for measure, _, _ in parts],
+        "function": [function for _, function, _ in parts],
+        "statistic": [statistic for _, _, statistic in parts],
+        "measurement": repeated([setting.label for _, setting, *_ in blocks], object),
+        "n_units": repeated([n_units for *_, n_units, _ in blocks], np.int64),
+        "n_units_total": repeated([n_total for *_, n_total in blocks], np.int64),
+        "noise_std": repeated([setting.noise_std for _, setting, *_ in blocks], np.float64),
+        "measurement_seed": repeated([setting.seed for _, setting, *_ in blocks], np.int64),
+        "value": np.array(values, dtype=np.float64),
+    })
