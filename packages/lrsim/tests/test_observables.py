@@ -163,3 +163,28 @@ def test_unit_responses_record_the_same_fixed_units_at_every_checkpoint():
     row = first.iloc[6]
     assert row["value"] == outputs[row["stimulus"], row["unit"]]
     assert set(first["n_units_total"]) == {30}
+
+
+def test_a_probe_pass_compiled_on_one_network_measures_another_of_the_same_structure_exactly():
+    from lrsim.architectures import build_network
+    from lrsim.observables import probe as probe_module
+    from lrsim.rules import get_rule
+
+    def network(seed: int):
+        return build_network("resnet18", (8, 8, 1), 10, width=0.125, seed=seed, credit=get_rule("fa").credit)
+
+    probe = np.random.default_rng(0).normal(size=(6, 8, 8, 1)).astype(np.float32)
+    first, second = network(0), network(1)
+    probe_module._COMPILED.clear()
+    of_first = probe_module.ProbePass(first, probe).snapshots()
+    shared = probe_module.ProbePass(second, probe)
+    assert len(probe_module._COMPILED) == 1  # the second network reuses the first one's compiled pass
+    kernel = second.recorded[3].layer.kernel
+    kernel.assign(2 * kernel.numpy())  # values are read at each call, not when the pass is made
+    reused = shared.snapshots()
+    probe_module._COMPILED.clear()
+    own = probe_module.ProbePass(second, probe).snapshots()
+    for a, b, other in zip(reused, own, of_first, strict=True):
+        for field in ("kernel", "inputs", "outputs", "output_sums"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), (a.name, field)
+        assert not np.array_equal(a.kernel, other.kernel)
