@@ -71,21 +71,27 @@ def test_share_of_a_resnet18_run_spent_on_observables(benchmark, tmp_path):
     21 checkpoints, all 45 statistics, no measurement settings; target <= 10% of the wall time.
 
     Runs go one after another in a fresh process on one thread, as in a sweep worker; the first
-    (the process's warm-up) is left out. Observing counts everything a run does for its
-    observables: the probe set and pass, the statistics, their files and the final dataset.
-    The share is the median over runs of (observing time) / (run wall time)."""
+    (the process's warm-up, which also compiles the probe pass that later runs of the same
+    architecture reuse) is left out of the share and reported beside it. Observing counts
+    everything a run does for its observables: the probe set and pass, the statistics, their
+    files and the final dataset. The share is the median over runs of (observing time) / (run
+    wall time)."""
     measured = 3
     results = []
 
     def runs_in_a_fresh_process():
         done = subprocess.run([sys.executable, "-c", SHARE_RUNS, str(tmp_path), str(measured + 1)],
                               check=True, capture_output=True, text=True)
-        results.extend(json.loads(done.stdout.strip().splitlines()[-1])[1:])
+        results.extend(json.loads(done.stdout.strip().splitlines()[-1]))
 
     benchmark.pedantic(runs_in_a_fresh_process, rounds=1, iterations=1)
-    share = float(np.median([observing / seconds for seconds, observing in results]))
-    seconds = float(np.median([seconds for seconds, _ in results]))
-    benchmark.extra_info.update(observables_share=round(share, 3), run_seconds=round(seconds, 1))
+    (first_seconds, first_observing), *later = results
+    share = float(np.median([observing / seconds for seconds, observing in later]))
+    seconds = float(np.median([seconds for seconds, _ in later]))
+    first_share = first_observing / first_seconds
+    benchmark.extra_info.update(observables_share=round(share, 3), run_seconds=round(seconds, 1),
+                                first_run_share=round(first_share, 3))
     print(f"\nresnet18 w1/8 digits, 10 epochs: run {seconds:.1f} s (median of {measured}), observables "
-          f"{100 * share:.1f}% (target <= {100 * TARGET_SHARE:.0f}%)")
+          f"{100 * share:.1f}% (target <= {100 * TARGET_SHARE:.0f}%); the process's first run "
+          f"{first_seconds:.1f} s, observables {100 * first_share:.1f}%")
     assert share <= TARGET_SHARE
