@@ -220,3 +220,38 @@ def test_every_rule_trains_every_architecture(digits_subset, architecture, rule)
     learned = trainer.rule.credit.feedback_trainable
     for before, v in zip(feedback_before, trainer.network.feedback_variables, strict=True):
         assert np.array_equal(before, v.numpy()) != learned, v.path
+
+
+def test_a_diverging_run_stops_at_the_very_step_that_diverged_not_at_the_end_of_its_chunk(digits_subset):
+    from lrsim.training import make_train_step
+
+    task = digits_subset(320)
+    config = TrainConfig("knet4", "sgdm", epochs=3, batch_size=32, width=0.25, model_seed=0, dataset_seed=0,
+                         base_learning_rate=1e6)
+    result = (trainer := Trainer(task, config)).fit(progress_every=7)
+    reference = Trainer(task, config)
+    step = make_train_step(reference.model, reference.optimizer, lambda m, b: task.loss(m, b, training=True))
+    taken = 0
+    for epoch in range(config.epochs):
+        for batch in task.train_batches(config.batch_size, 0, epoch):
+            task_loss, total, finite = step(batch)
+            taken += 1
+            if not (np.isfinite(float(task_loss)) and np.isfinite(float(total)) and finite.numpy().all()):
+                break
+        else:
+            continue
+        break
+    assert result.status == "diverged" and result.global_step == taken
+    assert taken % 7 != 0  # it did stop inside a chunk of steps
+    for ours, theirs in zip(trainer.model.weights, reference.model.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize(("extra", "says"), [(-1, "fewer than"), (1, "more than")])
+def test_a_task_yielding_another_number_of_batches_than_it_claims_is_named(digits_subset, extra, says):
+    task = digits_subset(320)
+    batches = task.train_batches
+    steps = task.steps_per_epoch(32)
+    task.train_batches = lambda batch_size, seed, epoch: batches(batch_size, seed, epoch).repeat(2).take(steps + extra)
+    with pytest.raises(RuntimeError, match=f"yielded {says} steps_per_epoch=.*breaks the Task contract"):
+        train(task, TrainConfig("knet4", "sgdm", epochs=1, batch_size=32, width=0.25, dataset_seed=0))

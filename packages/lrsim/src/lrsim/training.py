@@ -2,7 +2,9 @@
 
 A custom `tf.function` step (no `model.fit`) computes the task loss plus every layer-local
 loss (the rule's B updates) and weight decay, takes their gradients with the rule's custom
-credit assignment, and hands (gradient, variable) pairs to the rule's stock optimizer.
+credit assignment, and hands (gradient, variable) pairs to the rule's stock optimizer. One
+call runs the steps up to the next observation point, progress report or epoch end, and
+stops early at a step that is not finite; the numbers are those of one call per step.
 
 Determinism: TensorFlow op determinism is switched on; the model seed fixes every initializer
 and dropout seed; the dataset seed fixes the data order through
@@ -238,6 +240,37 @@ def make_train_step(
     return step
 
 
+def make_train_steps(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss_fn: Callable[[keras.Model, Any], tf.Tensor],
+) -> Callable[[Any, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
+    """Up to `count` of `make_train_step`'s steps in one compiled call, on batches from `iterator`.
+
+    The loop stops after the first step whose task loss, total loss or gradients are not all
+    finite. Returns the task and total losses of the steps taken and the last step's
+    per-variable finite flags. One call for many steps spares a hand-off between the Python
+    thread and TensorFlow's per step: two runs side by side on two cores waited for those.
+    """
+    variables = list(model.trainable_variables)
+    step = make_train_step(model, optimizer, loss_fn).python_function
+
+    @tf.function(reduce_retracing=True)
+    def steps(iterator, count):
+        def one(done, finite_so_far, task_losses, totals, finite):
+            task_loss, total, finite = step(next(iterator))
+            ok = tf.reduce_all(finite) & tf.math.is_finite(task_loss) & tf.math.is_finite(total)
+            return done + 1, ok, task_losses.write(done, task_loss), totals.write(done, total), finite
+
+        start = (tf.constant(0), tf.constant(True), tf.TensorArray(tf.float32, size=count),
+                 tf.TensorArray(tf.float32, size=count), tf.ones([len(variables)], tf.bool))
+        done, _, task_losses, totals, finite = tf.while_loop(
+            lambda done, ok, *_: (done < count) & ok, one, start)
+        return task_losses.gather(tf.range(done)), totals.gather(tf.range(done)), finite
+
+    return steps
+
+
 class Trainer:
     """Trains `task` with one rule and architecture; resumes from `checkpoint_dir` if it can.
 
@@ -298,7 +331,7 @@ class Trainer:
             learning_rate_schedule(config.schedule, self.learning_rate, self.total_steps)
         )
         self.optimizer.build(self.model.trainable_variables)
-        self._step = make_train_step(self.model, self.optimizer, lambda m, b: task.loss(m, b, training=True))
+        self._steps = make_train_steps(self.model, self.optimizer, lambda m, b: task.loss(m, b, training=True))
 
         self.global_step = 0
         self.epochs_completed = 0
@@ -420,26 +453,32 @@ class Trainer:
         self._observe(pending, on_observe)
         for epoch in range(self.epochs_completed, self.config.epochs):
             losses: list[float] = []
-            for batch in self.task.train_batches(self.config.batch_size, self.dataset_seed, epoch):
-                if len(losses) == self.steps_per_epoch:
+            batches = iter(self.task.train_batches(self.config.batch_size, self.dataset_seed, epoch))
+            while len(losses) < self.steps_per_epoch:
+                # steps up to the next observation point, progress report or epoch end, in one call
+                count = min(self.steps_per_epoch - len(losses), progress_every - self.global_step % progress_every)
+                if pending:
+                    count = min(count, pending[0][0] - self.global_step)
+                try:
+                    task_losses, total_losses, finite = (t.numpy() for t in self._steps(batches, tf.constant(count)))
+                except tf.errors.OutOfRangeError:
                     raise RuntimeError(
-                        f"task {self.task.name!r} yielded more than steps_per_epoch={self.steps_per_epoch} "
+                        f"task {self.task.name!r} yielded fewer than steps_per_epoch={self.steps_per_epoch} "
                         f"batches in epoch {epoch}; its train_batches breaks the Task contract"
-                    )
-                task_loss, total_loss, finite = self._step(batch)
-                self.global_step += 1
-                diverged = self._divergence(float(task_loss), float(total_loss), finite.numpy())
+                    ) from None
+                self.global_step += len(task_losses)
+                diverged = self._divergence(float(task_losses[-1]), float(total_losses[-1]), finite)
                 if diverged is not None:
-                    return self._result("diverged", diverged, float(task_loss), None)
-                losses.append(float(task_loss))
-                window.append(float(task_loss))
+                    return self._result("diverged", diverged, float(task_losses[-1]), None)
+                losses.extend(task_losses.tolist())
+                window.extend(task_losses.tolist())
                 self._observe(pending, on_observe)
                 if self.global_step % progress_every == 0 and len(losses) < self.steps_per_epoch:
                     report()
-            if len(losses) != self.steps_per_epoch:
+            if batches.get_next_as_optional().has_value():
                 raise RuntimeError(
-                    f"task {self.task.name!r} yielded {len(losses)} batches in epoch {epoch}, not "
-                    f"steps_per_epoch={self.steps_per_epoch}; its train_batches breaks the Task contract"
+                    f"task {self.task.name!r} yielded more than steps_per_epoch={self.steps_per_epoch} "
+                    f"batches in epoch {epoch}; its train_batches breaks the Task contract"
                 )
             self.epochs_completed = epoch + 1
             last = self.epochs_completed == self.config.epochs
