@@ -3,8 +3,9 @@
 A custom `tf.function` step (no `model.fit`) computes the task loss plus every layer-local
 loss (the rule's B updates) and weight decay, takes their gradients with the rule's custom
 credit assignment, and hands (gradient, variable) pairs to the rule's stock optimizer. One
-call runs the steps up to the next observation point, progress report or epoch end, and
-stops early at a step that is not finite; the numbers are those of one call per step.
+call runs the steps up to the next observation point, progress report (when asked for) or
+epoch end, and stops early at a step that is not finite; the numbers are those of one call
+per step.
 
 Determinism: TensorFlow op determinism is switched on; the model seed fixes every initializer
 and dropout seed; the dataset seed fixes the data order through
@@ -456,7 +457,9 @@ class Trainer:
             batches = iter(self.task.train_batches(self.config.batch_size, self.dataset_seed, epoch))
             while len(losses) < self.steps_per_epoch:
                 # steps up to the next observation point, progress report or epoch end, in one call
-                count = min(self.steps_per_epoch - len(losses), progress_every - self.global_step % progress_every)
+                count = self.steps_per_epoch - len(losses)
+                if on_progress is not None:
+                    count = min(count, progress_every - self.global_step % progress_every)
                 if pending:
                     count = min(count, pending[0][0] - self.global_step)
                 try:
