@@ -376,3 +376,20 @@ def test_log_mel_front_end_shape_standardisation_and_pitch() -> None:
     assert short.shape == (98, 40, 1)
     silent = log_mel_spectrogram(np.zeros(100, np.int16))
     assert np.all(np.isfinite(silent))
+
+
+def test_evaluation_runs_the_model_compiled_once_and_gives_its_eager_outputs():
+    from lrsim.architectures import build_network
+    from lrsim.tasks import common
+
+    model = build_network("knet4", (8, 8, 1), 10, width=0.25, seed=0).model
+    images = np.random.default_rng(0).random((70, 8, 8, 1)).astype(np.float32)
+    labels = np.arange(70) % 10
+    batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(32)  # 32, 32 and a last batch of 6
+    outputs, seen = common.model_outputs(model, batches)
+    again, _ = common.model_outputs(model, batches)
+    eager = np.concatenate([model(images[i:i + 32], training=False).numpy() for i in range(0, 70, 32)])
+    np.testing.assert_allclose(outputs, eager, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outputs, again)
+    np.testing.assert_array_equal(seen, labels)
+    assert common._inference(model).experimental_get_tracing_count() <= 2  # full batches, then the last one
