@@ -393,3 +393,19 @@ def test_evaluation_runs_the_model_compiled_once_and_gives_its_eager_outputs():
     np.testing.assert_array_equal(outputs, again)
     np.testing.assert_array_equal(seen, labels)
     assert common._inference(model).experimental_get_tracing_count() <= 2  # full batches, then the last one
+
+
+def test_evaluating_a_model_does_not_keep_it_alive():
+    import gc
+    import weakref
+
+    from lrsim.architectures import build_network
+    from lrsim.tasks import common
+
+    model = build_network("knet4", (8, 8, 1), 10, width=0.25, seed=0).model
+    batches = tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8, 1), np.float32), np.zeros(4, np.int32))).batch(4)
+    common.model_outputs(model, batches)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None  # a sweep worker evaluates a new model every run

@@ -107,8 +107,12 @@ def _inference(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
     after every epoch, and calling the model eagerly cost a knet4 digits run a fifth of its
     time (each layer dispatched from Python on every batch)."""
     if model not in _INFERENCE:
-        _INFERENCE[model] = tf.function(lambda inputs: tf.cast(model(inputs, training=False), tf.float32),
-                                        reduce_retracing=True)
+        held = weakref.ref(model)  # the entry must not keep its own key alive
+
+        def forward(inputs: tf.Tensor) -> tf.Tensor:
+            return tf.cast(held()(inputs, training=False), tf.float32)
+
+        _INFERENCE[model] = tf.function(forward, reduce_retracing=True)
     return _INFERENCE[model]
 
 
