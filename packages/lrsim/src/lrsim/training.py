@@ -473,8 +473,9 @@ class Trainer:
                 diverged = self._divergence(float(task_losses[-1]), float(total_losses[-1]), finite)
                 if diverged is not None:
                     return self._result("diverged", diverged, float(task_losses[-1]), None)
-                losses.extend(task_losses.tolist())
-                window.extend(task_losses.tolist())
+                taken = task_losses.tolist()
+                losses.extend(taken)
+                window.extend(taken)
                 self._observe(pending, on_observe)
                 if self.global_step % progress_every == 0 and len(losses) < self.steps_per_epoch:
                     report()
