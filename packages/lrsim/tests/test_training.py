@@ -4,6 +4,7 @@ divergence is reported, learning rates follow the table."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import keras
@@ -231,16 +232,14 @@ def test_a_diverging_run_stops_at_the_very_step_that_diverged_not_at_the_end_of_
     result = (trainer := Trainer(task, config)).fit()  # no observation or progress: one call per epoch
     reference = Trainer(task, config)
     step = make_train_step(reference.model, reference.optimizer, lambda m, b: task.loss(m, b, training=True))
+    every_batch = itertools.chain.from_iterable(task.train_batches(config.batch_size, 0, epoch)
+                                                for epoch in range(config.epochs))
     taken = 0
-    for epoch in range(config.epochs):
-        for batch in task.train_batches(config.batch_size, 0, epoch):
-            task_loss, total, finite = step(batch)
-            taken += 1
-            if not (np.isfinite(float(task_loss)) and np.isfinite(float(total)) and finite.numpy().all()):
-                break
-        else:
-            continue
-        break
+    for batch in every_batch:  # one step per call, until the first non-finite one
+        task_loss, total, finite = step(batch)
+        taken += 1
+        if not (np.isfinite(float(task_loss)) and np.isfinite(float(total)) and finite.numpy().all()):
+            break
     assert result.status == "diverged" and result.global_step == taken
     assert taken % task.steps_per_epoch(32) != 0  # it did stop inside an epoch's call
     for ours, theirs in zip(trainer.model.weights, reference.model.weights, strict=True):
