@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from lrsim.tasks import ImageTask, SimCLRTask, Task, get_task
+from lrsim.tasks import ImageTask, SimCLRTask, Task, common, get_task
 from lrsim.tasks.testing import mock_prepared_dataset, write_fake_dataset
 
 MOCK_EXAMPLES = 48
@@ -107,6 +107,27 @@ def test_batches_follow_the_contract(tasks_load: Callable[[str], Task], name: st
             assert view.shape == (BATCH, *task.input_shape)
             assert view.dtype == tf.float32
             assert np.all(np.isfinite(view.numpy()))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_training_and_evaluation_pipelines_keep_order_and_do_not_autotune(
+    tasks_load: Callable[[str], Task], name: str
+) -> None:
+    task = tasks_load(name)
+    evaluated: list[tf.data.Dataset] = []
+    outputs = common.model_outputs
+
+    def record(model: keras.Model, batches: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+        evaluated.append(batches)
+        return outputs(model, batches)
+
+    with mock.patch.object(common, "model_outputs", record):
+        task.evaluate(tiny_model(task), batch_size=16)
+    assert evaluated
+    for ds in [task.train_batches(BATCH, dataset_seed=0, epoch=0), *evaluated]:
+        assert ds.options().deterministic is True
+        # tf.data's autotuning thread made each iterator's teardown wait (~70 ms, several times a run)
+        assert ds.options().autotune.enabled is False
 
 
 @pytest.mark.parametrize("name", CASES)

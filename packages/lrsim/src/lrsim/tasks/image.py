@@ -84,7 +84,7 @@ class ImageTask(Task):
             ds = common.map_with_seeds(
                 source, lambda example, seed: (self.normalize(self.train_view(example[0], seed)), example[1]),
                 augment_seed).batch(batch_size, drop_remainder=True)
-        return common.deterministic(ds.prefetch(tf.data.AUTOTUNE))
+        return common.fixed_pipeline(ds.prefetch(tf.data.AUTOTUNE))
 
     def _keeps_default(self, view: str) -> bool:
         """Whether this task keeps ImageTask's `view`, which takes a whole batch as well as one image."""
@@ -101,7 +101,7 @@ class ImageTask(Task):
         else:
             ds = source.map(lambda image, label: (self.normalize(self.eval_view(image)), label),
                             num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-        return common.deterministic(ds.prefetch(tf.data.AUTOTUNE))
+        return common.fixed_pipeline(ds.prefetch(tf.data.AUTOTUNE))
 
     def evaluate(self, model: keras.Model, batch_size: int = 256) -> float:
         return common.top1_accuracy(model, self.labelled_inputs("test", self.eval_examples, batch_size))
@@ -111,7 +111,7 @@ class ImageTask(Task):
         indices = common.choose_probe_indices(pool, n, seed, self.name)
         ds = self.source_labelled("test", indices=indices)
         ds = ds.map(lambda image, _: self.normalize(self.eval_view(image))).batch(n)
-        return np.asarray(next(iter(ds)), dtype=np.float32)
+        return np.asarray(next(iter(common.fixed_pipeline(ds))), dtype=np.float32)
 
 
 class TFDSImageTask(ImageTask):
