@@ -44,7 +44,9 @@ class Task(ABC):
         """The batches of one epoch, shuffled by (dataset_seed, epoch), prefetched.
 
         Exactly `steps_per_epoch(batch_size)` elements, each a batch in the form
-        `loss` expects. Same seed and epoch -> same order, bit for bit.
+        `loss` expects. Same seed and epoch -> same order, bit for bit. Finish the
+        pipeline with `common.fixed_pipeline` (kept order, no autotuning), as the
+        evaluation pipeline too.
         """
 
     @abstractmethod
