@@ -98,13 +98,13 @@ class AudioWordsTask(Task):
         ds = tfds_data.shuffled_split(self.builder, "train", shuffle_buffer=self.shuffle_buffer,
                                       dataset_seed=dataset_seed, epoch=epoch)
         ds = ds.map(self._features, num_parallel_calls=tf.data.AUTOTUNE)
-        return common.fixed_pipeline(ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        return common.fixed_pipeline(ds.batch(batch_size, drop_remainder=True))
 
     def loss(self, model: keras.Model, batch: Any, training: bool = True) -> tf.Tensor:
         return common.supervised_loss(model, batch, training)
 
     def evaluate(self, model: keras.Model, batch_size: int = 256) -> float:
-        batches = self._labelled("test", self.eval_examples).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        batches = self._labelled("test", self.eval_examples).batch(batch_size)
         return common.top1_accuracy(model, common.fixed_pipeline(batches))
 
     def probe_inputs(self, n: int, seed: int = 0) -> np.ndarray:
@@ -112,4 +112,4 @@ class AudioWordsTask(Task):
         indices = common.choose_probe_indices(pool, n, seed, self.name)
         ds = self._labelled("test", indices=indices)
         ds = ds.map(lambda inputs, _: inputs).batch(n)
-        return np.asarray(next(iter(common.fixed_pipeline(ds))), dtype=np.float32)
+        return np.asarray(next(iter(common.fixed_pipeline(ds, prefetch=False))), dtype=np.float32)

@@ -41,12 +41,12 @@ class Task(ABC):
 
     @abstractmethod
     def train_batches(self, batch_size: int, dataset_seed: int, epoch: int) -> tf.data.Dataset:
-        """The batches of one epoch, shuffled by (dataset_seed, epoch), prefetched.
+        """The batches of one epoch, shuffled by (dataset_seed, epoch).
 
         Exactly `steps_per_epoch(batch_size)` elements, each a batch in the form
         `loss` expects. Same seed and epoch -> same order, bit for bit. Finish the
-        pipeline with `common.fixed_pipeline` (kept order, no autotuning), as the
-        evaluation pipeline too.
+        pipeline with `common.fixed_pipeline` (kept order, no autotuning, prefetched
+        unless the data is in memory), as the evaluation pipeline too.
         """
 
     @abstractmethod

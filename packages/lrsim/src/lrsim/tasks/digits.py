@@ -31,6 +31,7 @@ class DigitsTask(ImageTask):
     num_outputs = 10
     #: digits are not mirror-symmetric and have few pixels to crop away
     simclr_defaults: ClassVar[dict[str, Any]] = {"flip": False, "crop_area": (0.4, 1.0)}
+    in_memory = True
 
     def __init__(self, *, test_fraction: float = 0.2, split_seed: int = 0,
                  data_dir: str | os.PathLike[str] | None = None, download: bool = False) -> None:

@@ -39,6 +39,9 @@ class ImageTask(Task):
     probe_pool: int = 10_000
     #: SimCLR augmentation settings that suit this source (override the SimCLR defaults)
     simclr_defaults: ClassVar[dict[str, Any]] = {}
+    #: the source is arrays in memory (nothing to read or decode), so batches are made on
+    #: demand, without a prefetch buffer (`common.fixed_pipeline`)
+    in_memory: ClassVar[bool] = False
 
     @abstractmethod
     def source_train(self, dataset_seed: int, epoch: int) -> tf.data.Dataset:
@@ -84,7 +87,7 @@ class ImageTask(Task):
             ds = common.map_with_seeds(
                 source, lambda example, seed: (self.normalize(self.train_view(example[0], seed)), example[1]),
                 augment_seed).batch(batch_size, drop_remainder=True)
-        return common.fixed_pipeline(ds.prefetch(tf.data.AUTOTUNE))
+        return common.fixed_pipeline(ds, prefetch=not self.in_memory)
 
     def _keeps_default(self, view: str) -> bool:
         """Whether this task keeps ImageTask's `view`, which takes a whole batch as well as one image."""
@@ -101,7 +104,7 @@ class ImageTask(Task):
         else:
             ds = source.map(lambda image, label: (self.normalize(self.eval_view(image)), label),
                             num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-        return common.fixed_pipeline(ds.prefetch(tf.data.AUTOTUNE))
+        return common.fixed_pipeline(ds, prefetch=not self.in_memory)
 
     def evaluate(self, model: keras.Model, batch_size: int = 256) -> float:
         return common.top1_accuracy(model, self.labelled_inputs("test", self.eval_examples, batch_size))
@@ -111,7 +114,7 @@ class ImageTask(Task):
         indices = common.choose_probe_indices(pool, n, seed, self.name)
         ds = self.source_labelled("test", indices=indices)
         ds = ds.map(lambda image, _: self.normalize(self.eval_view(image))).batch(n)
-        return np.asarray(next(iter(common.fixed_pipeline(ds))), dtype=np.float32)
+        return np.asarray(next(iter(common.fixed_pipeline(ds, prefetch=False))), dtype=np.float32)
 
 
 class TFDSImageTask(ImageTask):

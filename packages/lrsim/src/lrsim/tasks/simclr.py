@@ -147,7 +147,7 @@ class SimCLRTask(Task):
         augment_seed = common.derive_seed(dataset_seed, epoch, "augment")
         ds = common.map_with_seeds(self.base.source_train(dataset_seed, epoch),
                                    lambda example, seed: self.two_views(example[0], seed), augment_seed)
-        return common.fixed_pipeline(ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        return common.fixed_pipeline(ds.batch(batch_size, drop_remainder=True), prefetch=not self.base.in_memory)
 
     def loss(self, model: keras.Model, batch: Any, training: bool = True) -> tf.Tensor:
         views_a, views_b = batch
