@@ -3,8 +3,9 @@
 Floating-point reductions sum in a different order with a different number of threads,
 and training amplifies those last-bit differences (measured: 1e-4 relative after one
 epoch of knet4, up to 20% by the end of a short run). A run therefore uses one thread
-by default wherever it is launched (`lrsim run`, a sweep worker, a test), so the same
-settings give the same numbers bit for bit; sweeps get their parallelism from running
+by default wherever it is launched (`lrsim run`, a sweep worker), so the same settings
+give the same numbers bit for bit in a fresh process (a later run in the same process may
+differ in the last bits: see `lrsim.training`); sweeps get their parallelism from running
 runs side by side. Small CPU networks lose nothing by it (resnet18 width 1/8 on digits:
 13.9 s with one thread, 14.2 s with two). The same limit holds for the BLAS and OpenMP
 pools of numpy and scipy (threadpoolctl): on two BLAS threads the SimCLR linear probe's
