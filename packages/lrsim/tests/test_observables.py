@@ -10,8 +10,10 @@ import tensorflow as tf
 from lrsim.observables import LayerSnapshot, observe, unit_responses, with_full_setting
 from lrsim.observables.grad import output_sums
 from lrsim.observables.statistics import act_statistics as fast_act_statistics
+from lrsim.observables.statistics import weight_statistics as fast_weight_statistics
 from shared_schema import FULL, MeasurementSetting, layer_statistics
 from shared_schema.statistics import act_statistics as reference_act_statistics
+from shared_schema.statistics import weight_statistics as reference_weight_statistics
 
 SETTINGS = [FULL, MeasurementSetting.parse("units=0.3,noise=0.5,seed=3"), MeasurementSetting.parse("units=5")]
 RUN = "run-test"
@@ -153,6 +155,42 @@ def test_fast_act_statistics_equal_the_reference_whatever_the_signs_and_size(kin
     elif kind == "some-rows-non-negative":
         outputs[::2] = np.abs(outputs[::2])
     assert_matches_reference(fast_act_statistics(outputs), reference_act_statistics(outputs))
+
+
+def long_kernel(kind: str) -> np.ndarray:
+    """A 3x3x64x64 kernel (36,864 values: its order statistics are selected, not sorted)."""
+    rng = np.random.default_rng(13)
+    kernel = (0.05 * rng.normal(size=(3, 3, 64, 64))).astype(np.float32)
+    flat = kernel.reshape(-1)
+    if kind == "non-negative":
+        np.abs(kernel, out=kernel)
+    elif kind == "few-distinct-values":
+        kernel[...] = rng.integers(-3, 4, size=kernel.shape)
+    elif kind == "constant":
+        kernel[...] = 0.25
+    elif kind == "already-sorted":
+        flat[:] = np.sort(flat)
+    elif kind == "some-nan":
+        flat[::97] = np.nan
+    elif kind == "some-infinite":
+        flat[::89], flat[1::89] = np.inf, -np.inf
+    elif kind == "sample-misleads-the-bracket":
+        flat[:: flat.size // 1024] = 1e6  # every value of the strided sample is far above the rest
+    return kernel
+
+
+@pytest.mark.parametrize("kind", ["signed", "non-negative", "few-distinct-values", "constant", "already-sorted",
+                                  "some-nan", "some-infinite", "sample-misleads-the-bracket"])
+def test_long_kernels_give_the_reference_statistics_whatever_their_values(kind):
+    """Long kernels have their quantiles selected from a sampled bracket, not sorted: ties, NaN,
+    infinities and a sample that misses the bracket (then the row is sorted) must all give
+    the reference's numbers."""
+    kernel = long_kernel(kind)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ours, reference = fast_weight_statistics(kernel), reference_weight_statistics(kernel)
+    assert_matches_reference(ours, reference)
+    for name in ("weight.raw.median", "weight.raw.q3", "weight.abs.median", "weight.abs.q3"):
+        assert ours[name] == reference[name] or np.isnan(reference[name]), name  # exact order statistics
 
 
 def test_unit_responses_record_the_same_fixed_units_at_every_checkpoint():
