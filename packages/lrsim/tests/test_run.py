@@ -87,18 +87,18 @@ def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypa
     spec = tiny("ia", epochs=3, checkpoints=7, record_units=3)
     reference = read_dataset(execute_run(spec, tmp_path / "reference").path)
 
-    observe = run_module.observe
+    measure = run_module.measure
 
-    def interrupt_at_five(layers, settings, *, run_id, checkpoint, epoch):
+    def interrupt_at_five(layers, settings, *, run_id, checkpoint):
         if checkpoint == 5:
             raise KeyboardInterrupt
-        return observe(layers, settings, run_id=run_id, checkpoint=checkpoint, epoch=epoch)
+        return measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
 
-    monkeypatch.setattr(run_module, "observe", interrupt_at_five)
+    monkeypatch.setattr(run_module, "measure", interrupt_at_five)
     with pytest.raises(KeyboardInterrupt):
         execute_run(spec, tmp_path / "run")
     assert not (tmp_path / "run").exists() and (tmp_path / "run.partial" / "checkpoints").is_dir()
-    monkeypatch.setattr(run_module, "observe", observe)
+    monkeypatch.setattr(run_module, "measure", measure)
     with pytest.raises(RunError, match="pass --resume to continue it"):
         execute_run(spec, tmp_path / "run")
     with pytest.raises(RunError, match=r"other settings \(epochs: asked 4, recorded 3\)"):
@@ -109,6 +109,39 @@ def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypa
     pd.testing.assert_frame_equal(a.drop(columns="value"), b.drop(columns="value"))
     np.testing.assert_allclose(b["value"], a["value"], rtol=1e-6, atol=1e-9, equal_nan=True)
     assert len(resumed.units) == len(reference.units) == 3 * 32 * KNET4_LAYERS * 7
+
+
+def test_a_run_interrupted_under_the_earlier_layout_of_whole_tables_per_point_resumes_to_the_same_dataset(
+        tmp_path: Path, monkeypatch):
+    """Earlier lrsim versions kept each observation point as a whole Parquet table, with no
+    labels file; a partial run left by one must still resume, without losing those points."""
+    spec = tiny("fa", epochs=2, checkpoints=5)
+    reference = read_dataset(execute_run(spec, tmp_path / "reference").path)
+    measure = run_module.measure
+
+    def interrupt_at_three(layers, settings, *, run_id, checkpoint):
+        if checkpoint == 3:
+            raise KeyboardInterrupt
+        return measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
+
+    monkeypatch.setattr(run_module, "measure", interrupt_at_three)
+    with pytest.raises(KeyboardInterrupt):
+        execute_run(spec, tmp_path / "run")
+    monkeypatch.setattr(run_module, "measure", measure)
+    observations = tmp_path / "run.partial" / "observations"
+    labels = pd.read_parquet(observations / run_module.LABELS_FILE)
+    for index in range(3):  # rewrite the points as the earlier version left them
+        values_file = observations / f"checkpoint-{index:04d}.npy"
+        table = run_module.rows(labels, np.load(values_file), checkpoint=index, epoch=float(reference.observables
+                                .query("checkpoint == @index")["epoch"].iloc[0]))
+        table.to_parquet(observations / f"checkpoint-{index:04d}.parquet", index=False)
+        values_file.unlink()
+    (observations / run_module.LABELS_FILE).unlink()
+
+    resumed = read_dataset(execute_run(spec, tmp_path / "run", resume=True).path)
+    a, b = comparable(reference.observables), comparable(resumed.observables)
+    pd.testing.assert_frame_equal(a.drop(columns="value"), b.drop(columns="value"))
+    np.testing.assert_allclose(b["value"], a["value"], rtol=1e-6, atol=1e-9, equal_nan=True)
 
 
 def test_an_existing_dataset_is_never_overwritten(tmp_path: Path):

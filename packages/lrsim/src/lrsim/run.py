@@ -2,7 +2,8 @@
 
     OUT.partial/spec.json           what the run is (checked on --resume)
     OUT.partial/checkpoints/        per-epoch training checkpoints (lrsim.checkpoints)
-    OUT.partial/observations/       one Parquet file of observables per observation point
+    OUT.partial/observations/       labels.parquet: what identifies each observable (written once);
+                                    checkpoint-NNNN.npy: the values at each observation point
     OUT.partial/units/              unit-level responses per observation point (--record-units)
     OUT/                            the finished dataset (format v1), written atomically
 
@@ -29,13 +30,16 @@ import numpy as np
 import pandas as pd
 
 import lrsim
-from lrsim.observables import ProbePass, observe, unit_responses, with_full_setting
+from lrsim.observables import ProbePass, unit_responses, with_full_setting
+from lrsim.observables.collect import measure, rows
 from lrsim.spec import RunSpec
 from lrsim.tasks import get_task
 from lrsim.training import Progress, TrainConfig, Trainer
 from shared_schema import read_dataset, write_dataset
 
 PROBE_SEED = 0
+#: the observables' row labels in OUT.partial/observations: the same at every point of a run
+LABELS_FILE = "labels.parquet"
 
 
 class RunError(RuntimeError):
@@ -72,9 +76,14 @@ def observation_steps(total_steps: int, checkpoints: int) -> list[int]:
     return [round(s) for s in np.linspace(0, total_steps, checkpoints)]
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+def _write_atomic(frame: pd.DataFrame | np.ndarray, path: Path) -> None:
+    """A table as Parquet, or an array as .npy (never pickled), via a temporary file."""
     temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    frame.to_parquet(temporary, index=False)
+    if isinstance(frame, np.ndarray):
+        with open(temporary, "wb") as file:
+            np.save(file, frame, allow_pickle=False)
+    else:
+        frame.to_parquet(temporary, index=False)
     os.replace(temporary, path)
 
 
@@ -142,29 +151,37 @@ def execute_run(
     settings = with_full_setting(spec.settings)
     observe_seconds = time.perf_counter() - began
 
-    written: dict[Path, pd.DataFrame] = {}  # this process's observation files, not read back at the end
+    observations = work / "observations"
+    labels: pd.DataFrame | None = None  # the rows' labels, from the first point this process measures
+    measured: dict[int, np.ndarray] = {}  # this process's points' values, not read back at the end
+    written_units: dict[Path, pd.DataFrame] = {}
 
     def on_observe(index: int, step: int, epoch: float) -> None:
-        nonlocal observe_seconds
+        nonlocal observe_seconds, labels
         began = time.perf_counter()
         layers = probe.snapshots()
-        rows = observe(layers, settings, run_id=spec.run_id, checkpoint=index, epoch=epoch)
-        path = work / "observations" / f"checkpoint-{index:04d}.parquet"
-        _write_atomic(rows, path)
-        written[path] = rows
+        row_labels, values = measure(layers, settings, run_id=spec.run_id, checkpoint=index)
+        if labels is None:
+            labels = row_labels.frame(spec.run_id)
+            if not (observations / LABELS_FILE).exists():
+                _write_atomic(labels, observations / LABELS_FILE)
+        _write_atomic(values, observations / f"checkpoint-{index:04d}.npy")
+        measured[index] = values
         if spec.record_units:
             units = pd.concat([unit_responses(layer.outputs, spec.record_units, run_id=spec.run_id,
                                               layer=layer.name, checkpoint=index, epoch=epoch)
                                for layer in layers], ignore_index=True)
             path = work / "units" / f"checkpoint-{index:04d}.parquet"
             _write_atomic(units, path)
-            written[path] = units
+            written_units[path] = units
         observe_seconds += time.perf_counter() - began
 
     result = trainer.fit(observe_at=steps, on_observe=on_observe,
                          on_progress=progress if callable(progress) else None)
     began = time.perf_counter()
-    observed = _assemble(spec, work, out, result, config, written)
+    epochs = [step / trainer.steps_per_epoch for step in steps]
+    points = _observation_points(observations, epochs, measured, labels)
+    observed = _assemble(spec, work, out, result, config, points, written_units)
     shutil.rmtree(work)
     observe_seconds += time.perf_counter() - began
     return RunOutcome(spec.run_id, result.status, result.status_detail, out,
@@ -172,9 +189,29 @@ def execute_run(
                       final_loss=result.final_loss, final_metric=result.final_metric, metric_name=result.metric_name)
 
 
-def _read_points(directory: Path, written: dict[Path, pd.DataFrame]) -> list[pd.DataFrame]:
-    """The observation files in order; stops at the first missing point. Files this process
-    wrote come from `written` (the same frames), the others (before a resume) from disk."""
+def _observation_points(directory: Path, epochs: list[float], measured: dict[int, np.ndarray],
+                        labels: pd.DataFrame | None) -> list[pd.DataFrame]:
+    """The rows of each observation point in order; stops at the first point not reached. Values
+    this process measured come from `measured`, the others (before a resume) from disk; a point
+    that an earlier lrsim wrote as a whole Parquet table is read as one."""
+    frames = []
+    for index, epoch in enumerate(epochs):
+        values_file, table_file = (directory / f"checkpoint-{index:04d}{suffix}" for suffix in (".npy", ".parquet"))
+        if index in measured or values_file.exists():
+            if labels is None:
+                labels = pd.read_parquet(directory / LABELS_FILE)
+            values = measured[index] if index in measured else np.load(values_file, allow_pickle=False)
+            frames.append(rows(labels, values, checkpoint=index, epoch=epoch))
+        elif table_file.exists():
+            frames.append(pd.read_parquet(table_file))
+        else:
+            break
+    return frames
+
+
+def _read_tables(directory: Path, written: dict[Path, pd.DataFrame]) -> list[pd.DataFrame]:
+    """The Parquet files of the observation points in order; stops at the first missing point.
+    Files this process wrote come from `written` (the same frames), the others from disk."""
     frames = []
     for index in range(len(list(directory.glob("checkpoint-*.parquet")))):
         path = directory / f"checkpoint-{index:04d}.parquet"
@@ -184,14 +221,13 @@ def _read_points(directory: Path, written: dict[Path, pd.DataFrame]) -> list[pd.
     return frames
 
 
-def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig,
-              written: dict[Path, pd.DataFrame]) -> int:
-    """Write the dataset from the observation files (the points reached, in order)."""
-    points = _read_points(work / "observations", written)
+def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig, points: list[pd.DataFrame],
+              written_units: dict[Path, pd.DataFrame]) -> int:
+    """Write the dataset from the observation points reached, in order."""
     if not points:
         raise RunError(f"{spec.run_id}: no observation was taken before the run ended ({result.status_detail})")
     observables = pd.concat(points, ignore_index=True)
-    unit_points = _read_points(work / "units", written)[: len(points)]
+    unit_points = _read_tables(work / "units", written_units)[: len(points)]
     units = pd.concat(unit_points, ignore_index=True) if unit_points else None
     hyperparameters = {
         "spec": json.loads(spec.to_json()),

@@ -2,8 +2,9 @@
 
 The network gives, per recorded layer, its kernel, its input and output on the probe set,
 and its exact forward function; `observe` turns them into rows of the observables table
-of format v1 (45 per layer and setting). All settings are measured from the same probe
-pass: layer inputs and outputs are computed once, then subsampled and noised per setting.
+of format v1 (45 per layer and setting): `measure` computes the values and their labels,
+`rows` puts them in a table. All settings are measured from the same probe pass: layer
+inputs and outputs are computed once, then subsampled and noised per setting.
 """
 
 from __future__ import annotations
@@ -45,19 +46,47 @@ def with_full_setting(settings: Iterable[MeasurementSetting]) -> list[Measuremen
     return list(unique.values())
 
 
-def observe(
-    layers: Sequence[LayerSnapshot],
-    settings: Sequence[MeasurementSetting],
-    *,
-    run_id: str,
-    checkpoint: int,
-    epoch: float,
-) -> pd.DataFrame:
-    """Rows of observables.parquet for one checkpoint (all layers, all settings)."""
-    names: list[str] = []
+@dataclass(frozen=True)
+class RowLabels:
+    """What identifies each value of a checkpoint's observables: everything in its row but the
+    checkpoint, epoch and value. The same at every checkpoint of a run (same layers, same
+    settings), so a run stores it once and only the values per checkpoint."""
+
+    names: list[str]  # the observable, e.g. act.abs.median
+    blocks: list[tuple[str, int, str, MeasurementSetting, int, int]]  # layer, index, position, setting, units
+    counts: list[int]  # values per block
+
+    def frame(self, run_id: str) -> pd.DataFrame:
+        """The label columns of observables.parquet, in its column order (checkpoint, epoch and
+        value are left out: `rows` puts them in place)."""
+
+        def repeated(position: int, dtype: type) -> np.ndarray:
+            return np.repeat(np.array([block[position] for block in self.blocks], dtype=dtype), self.counts)
+
+        parts = [_PARTS[name] for name in self.names]
+        settings = [block[3] for block in self.blocks]
+        return pd.DataFrame({
+            "run_id": run_id,
+            "layer": repeated(0, object),
+            "layer_index": repeated(1, np.int64),
+            "layer_position": repeated(2, object),
+            "measure": [measure for measure, _, _ in parts],
+            "function": [function for _, function, _ in parts],
+            "statistic": [statistic for _, _, statistic in parts],
+            "measurement": np.repeat(np.array([s.label for s in settings], dtype=object), self.counts),
+            "n_units": repeated(4, np.int64),
+            "n_units_total": repeated(5, np.int64),
+            "noise_std": np.repeat(np.array([s.noise_std for s in settings], dtype=np.float64), self.counts),
+            "measurement_seed": np.repeat(np.array([s.seed for s in settings], dtype=np.int64), self.counts),
+        })
+
+
+def measure(
+    layers: Sequence[LayerSnapshot], settings: Sequence[MeasurementSetting], *, run_id: str, checkpoint: int
+) -> tuple[RowLabels, np.ndarray]:
+    """One checkpoint's observables (all layers, all settings): their labels and values."""
+    labels = RowLabels([], [], [])
     values: list[float] = []
-    blocks: list[tuple[LayerSnapshot, MeasurementSetting, int, int]] = []  # one per (layer, setting, family)
-    counts: list[int] = []
     for layer in layers:
         n_outputs = int(np.prod(layer.outputs.shape[1:]))
         where = {"run_id": run_id, "layer": layer.name, "checkpoint": checkpoint}
@@ -69,29 +98,32 @@ def observe(
                                  **where),
             )
             for family, n_units, n_total in families:
-                names.extend(family)
+                labels.names.extend(family)
                 values.extend(family.values())
-                blocks.append((layer, setting, n_units, n_total))
-                counts.append(len(family))
+                labels.blocks.append((layer.name, layer.index, layer.position, setting, n_units, n_total))
+                labels.counts.append(len(family))
+    return labels, np.array(values, dtype=np.float64)
 
-    def repeated(per_block: list, dtype: type) -> np.ndarray:
-        return np.repeat(np.array(per_block, dtype=dtype), counts)
 
-    parts = [_PARTS[name] for name in names]
-    return pd.DataFrame({
-        "run_id": run_id,
-        "layer": repeated([layer.name for layer, *_ in blocks], object),
-        "layer_index": repeated([layer.index for layer, *_ in blocks], np.int64),
-        "layer_position": repeated([layer.position for layer, *_ in blocks], object),
-        "checkpoint": checkpoint,
-        "epoch": float(epoch),
-        "measure": [measure for measure, _, _ in parts],
-        "function": [function for _, function, _ in parts],
-        "statistic": [statistic for _, _, statistic in parts],
-        "measurement": repeated([setting.label for _, setting, *_ in blocks], object),
-        "n_units": repeated([n_units for *_, n_units, _ in blocks], np.int64),
-        "n_units_total": repeated([n_total for *_, n_total in blocks], np.int64),
-        "noise_std": repeated([setting.noise_std for _, setting, *_ in blocks], np.float64),
-        "measurement_seed": repeated([setting.seed for _, setting, *_ in blocks], np.int64),
-        "value": np.array(values, dtype=np.float64),
-    })
+def rows(labels: pd.DataFrame, values: np.ndarray, *, checkpoint: int, epoch: float) -> pd.DataFrame:
+    """Rows of observables.parquet: a `RowLabels.frame` with one checkpoint's values."""
+    if len(values) != len(labels):
+        raise ValueError(f"{len(values)} values for {len(labels)} labelled rows")
+    frame = labels.copy()
+    frame.insert(4, "checkpoint", checkpoint)
+    frame.insert(5, "epoch", float(epoch))
+    frame["value"] = np.asarray(values, dtype=np.float64)
+    return frame
+
+
+def observe(
+    layers: Sequence[LayerSnapshot],
+    settings: Sequence[MeasurementSetting],
+    *,
+    run_id: str,
+    checkpoint: int,
+    epoch: float,
+) -> pd.DataFrame:
+    """Rows of observables.parquet for one checkpoint (all layers, all settings)."""
+    labels, values = measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
+    return rows(labels.frame(run_id), values, checkpoint=checkpoint, epoch=epoch)
