@@ -51,12 +51,14 @@ def test_lrsim_statistics_of_a_256_by_65536_tensor_against_numpy(benchmark, acti
 
 TARGET_SHARE = 0.10
 
-#: runs in one process set up as a sweep worker (and `lrsim run`) sets it up: one thread
+#: runs in one process set up as a sweep worker sets it up: one thread, the libraries' objects frozen
 SHARE_RUNS = """
 import json, sys
 from pathlib import Path
 from lrsim.threads import configure_threads
 configure_threads()
+from lrsim.collector import freeze_imported_objects
+freeze_imported_objects()
 from lrsim.run import execute_run
 from lrsim.spec import RunSpec
 spec = RunSpec(rule="sgdm", architecture="resnet18", task="digits", batch_size=32, width=0.125, epochs=10,
@@ -70,7 +72,7 @@ def test_share_of_a_resnet18_run_spent_on_observables(benchmark, tmp_path):
     """Issue 5b: resnet18 width 1/8 on digits, 10 epochs of batch 32 (the `lrsim run` defaults),
     21 checkpoints, all 45 statistics, no measurement settings; target <= 10% of the wall time.
 
-    Runs go one after another in a fresh process on one thread, as in a sweep worker; the first
+    Runs go one after another in a fresh process set up as a sweep worker; the first
     (the process's warm-up, which also compiles the probe pass that later runs of the same
     architecture reuse) is left out of the share and reported beside it. Observing counts
     everything a run does for its observables: the probe set and pass, the statistics, their

@@ -18,8 +18,9 @@ import tensorflow as tf
 
 from shared_schema.names import DISTRIBUTION_STATISTICS, FUNCTIONS
 
-_WEIGHT_NAMES = {(f, s): f"weight.{f}.{s}" for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS}
-_ACT_NAMES = {(f, s): f"act.{f}.{s}" for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS}
+_KEYS = [(f, s) for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS]
+_WEIGHT_NAMES = [f"weight.{f}.{s}" for f, s in _KEYS]
+_ACT_NAMES = [f"act.{f}.{s}" for f, s in _KEYS]
 
 _MEDIAN, _Q3 = 0.5, 0.75
 #: below this many values numpy computes the moments: a TensorFlow call costs more than it saves
@@ -141,8 +142,8 @@ def _tensorflow_moments(units: tf.Tensor) -> dict[str, tuple[tf.Tensor, tf.Tenso
     return result
 
 
-def _numpy_moments(units: np.ndarray, nonnegative: bool) -> dict[str, tuple[np.ndarray, ...]]:
-    """The same moments in numpy, for populations too small to repay a TensorFlow call. The
+def _numpy_moments(units: np.ndarray, nonnegative: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The same moments in numpy, each (functions, rows), for populations too small to repay a TensorFlow call. The
     functions are stacked on a leading axis so each reduction is one numpy call (small layers
     are dominated by per-call overhead); |x| is x itself when no value is negative."""
     n = units.shape[1]
@@ -159,73 +160,61 @@ def _numpy_moments(units: np.ndarray, nonnegative: bool) -> dict[str, tuple[np.n
     fourth = np.square(centred, out=centred).sum(axis=2) / n
     squares_of_x = sums[-1]
     squares_of_sq = np.square(functions[-1], out=functions[-1]).sum(axis=1)
-    magnitude = 0 if nonnegative else 1
-    return {
-        "raw": (squares_of_x, mean[0], var[0], fourth[0]),
-        "abs": (squares_of_x, mean[magnitude], var[magnitude], fourth[magnitude]),
-        "sq": (squares_of_sq, mean[-1], var[-1], fourth[-1]),
-    }
+    by_function = [0, 0, 1] if nonnegative else [0, 1, 2]  # raw, abs, sq
+    return np.stack([squares_of_x, squares_of_x, squares_of_sq]), mean[by_function], var[by_function], \
+        fourth[by_function]
 
 
-def _moments(values: np.ndarray, nonnegative: bool) -> dict[str, tuple[np.ndarray, ...]]:
+def _moments(values: np.ndarray, nonnegative: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(sum of squares, mean, variance, fourth central moment), each (functions, rows)."""
     if values.size < _TENSORFLOW_FROM:
         return _numpy_moments(values, nonnegative)
-    return {k: tuple(t.numpy() for t in v) for k, v in _tensorflow_moments(tf.constant(values)).items()}
+    by_function = _tensorflow_moments(tf.constant(values))
+    return tuple(np.stack([by_function[f][i].numpy() for f in FUNCTIONS]) for i in range(4))
 
 
-def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str], np.ndarray]:
-    """The 21 (function, statistic) values of every row of a (rows, units) array."""
-    values = units.numpy() if isinstance(units, tf.Tensor) else np.asarray(units)
+def _statistics_table(values: np.ndarray) -> np.ndarray:
+    """The 21 statistics of every row, (21, rows): functions in FUNCTIONS order, each with its
+    seven statistics in DISTRIBUTION_STATISTICS order. All three functions are computed
+    together, (functions, rows) at a time: small layers are dominated by per-call overhead."""
     if values.ndim != 2 or values.shape[1] == 0:
         raise ValueError(f"expected (rows, units) with at least one unit, got shape {values.shape}")
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float32)
     ranks, weight = _ranks(values.shape[1])
     orders = (_orders_by_selecting if values.shape[1] >= _SELECT_FROM else _orders_by_sorting)(values, ranks)
-    moments = _moments(values, nonnegative=bool(orders.nonnegative.all()))
+    squares, mean, var, fourth = _moments(values, nonnegative=bool(orders.nonnegative.all()))
     raw, magnitude = orders.raw.astype(np.float64), orders.abs.astype(np.float64)
+    order_statistics = np.stack([raw, magnitude, np.square(magnitude)])  # (functions, rows, 4)
+    low, high = order_statistics[:, :, 0::2], order_statistics[:, :, 1::2]
+    quantiles = low + weight * (high - low)
+    median, q3 = quantiles[:, :, 0], quantiles[:, :, 1]
+    constant = np.stack([orders.constant_raw, orders.constant_abs, orders.constant_abs])
+    var = np.where(constant, 0.0, var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew = np.where(constant, np.nan, 3.0 * (mean - median) / np.sqrt(var))
+        kurtosis = np.where(constant, np.nan, fourth / np.square(var))
+    table = np.stack([np.sqrt(squares), mean, median, q3, var, skew, kurtosis], axis=1)  # (functions, 7, rows)
+    return table.reshape(len(FUNCTIONS) * len(DISTRIBUTION_STATISTICS), -1)
 
-    def interpolated(order_statistics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        low, high = order_statistics[:, 0::2], order_statistics[:, 1::2]
-        quantiles = low + weight * (high - low)
-        return quantiles[:, 0], quantiles[:, 1]
 
-    quantiles = {"raw": interpolated(raw), "abs": interpolated(magnitude), "sq": interpolated(np.square(magnitude))}
-
-    result: dict[tuple[str, str], np.ndarray] = {}
-    for function in FUNCTIONS:
-        squares, mean, var, fourth = moments[function]
-        constant = orders.constant_raw if function == "raw" else orders.constant_abs
-        var = np.where(constant, 0.0, var)
-        median, q3 = quantiles[function]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            skew = np.where(constant, np.nan, 3.0 * (mean - median) / np.sqrt(var))
-            kurtosis = np.where(constant, np.nan, fourth / np.square(var))
-        result |= {
-            (function, "norm"): np.sqrt(squares),
-            (function, "mean"): mean,
-            (function, "median"): median,
-            (function, "q3"): q3,
-            (function, "var"): var,
-            (function, "skew"): skew,
-            (function, "kurtosis"): kurtosis,
-        }
-    return result
+def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str], np.ndarray]:
+    """The 21 (function, statistic) values of every row of a (rows, units) array."""
+    values = units.numpy() if isinstance(units, tf.Tensor) else np.asarray(units)
+    return dict(zip(_KEYS, _statistics_table(values), strict=True))
 
 
 def weight_statistics(kernel: np.ndarray | tf.Tensor) -> dict[str, float]:
     """The 21 weight statistics: every kernel element is one unit."""
     flat = np.asarray(kernel).reshape(1, -1)
-    return {_WEIGHT_NAMES[key]: float(v[0]) for key, v in population_statistics(flat).items()}
+    return dict(zip(_WEIGHT_NAMES, _statistics_table(flat)[:, 0].tolist(), strict=True))
 
 
 def act_statistics(responses: np.ndarray | tf.Tensor) -> dict[str, float]:
     """The 21 activation statistics: per probe example over units, then the probe-set mean."""
     values = responses.numpy() if isinstance(responses, tf.Tensor) else np.asarray(responses)
     rows = values.reshape(values.shape[0], -1)
-    per_example = population_statistics(rows)
-    means = np.stack(list(per_example.values())).mean(axis=1)
-    return {_ACT_NAMES[key]: float(m) for key, m in zip(per_example, means, strict=True)}
+    return dict(zip(_ACT_NAMES, _statistics_table(rows).mean(axis=1).tolist(), strict=True))
 
 
 def grad_statistics(activity_change: np.ndarray) -> dict[str, float]:
