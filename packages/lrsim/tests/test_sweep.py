@@ -156,3 +156,29 @@ def test_a_worker_killed_mid_run_costs_nothing_every_run_once_and_unchanged(tmp_
     got = comparable(merged.observables)
     pd.testing.assert_frame_equal(got.drop(columns="value"), expected.drop(columns="value"))
     np.testing.assert_allclose(got["value"], expected["value"], rtol=1e-6, atol=1e-9, equal_nan=True)
+
+
+
+def test_the_local_cluster_workers_run_without_the_profiler_or_malloc_trim_and_with_slow_monitoring():
+    """The settings that keep Dask's own work off a busy worker reach the worker processes."""
+    from lrsim.sweep.execute import _client
+
+    def worker_settings() -> dict:  # defined here: sent to the worker by value
+        import os
+
+        import dask
+
+        return {"profile": dask.config.get("distributed.worker.profile.enabled"),
+                "tick": dask.config.get("distributed.admin.tick.interval"),
+                "system_monitor": dask.config.get("distributed.admin.system-monitor.interval"),
+                "memory_monitor": dask.config.get("distributed.worker.memory.monitor-interval"),
+                "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
+
+    client, cluster = _client(1, None)
+    try:
+        (settings,) = client.run(worker_settings).values()
+    finally:
+        client.close()
+        cluster.close()
+    assert settings == {"profile": False, "tick": "1s", "system_monitor": "5s", "memory_monitor": "1s",
+                        "malloc_trim": None}

@@ -137,8 +137,17 @@ def _client(workers: int, scheduler: str | None):
     # the system at once; TensorFlow then pays a fresh page fault for most tensors it allocates. Unset,
     # a knet4 digits run took 1.78 s instead of 2.07 s; a worker's memory stays bounded by running
     # one run at a time and clearing its state after each (_release_run_state).
+    # Dask's own monitoring, at its defaults, checks each process's event loop every 20 ms, samples
+    # the system every 500 ms and each worker's memory every 100 ms. On 2 busy cores that took the
+    # sweep's process 2.2-2.8 CPU-seconds of a 50 s demo sweep (the scheduler lives there), time the
+    # workers' runs then waited for: checked each second, sampled each 5 s, it took 0.6-0.7, and the
+    # sweep 45.9 and 48.4 s instead of 49.0 and 52.9 s (alternating). A worker over its memory limit
+    # is still restarted, within a second.
     with dask.config.set({"distributed.worker.profile.enabled": False,
-                          "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                          "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                          "distributed.admin.tick.interval": "1s",
+                          "distributed.admin.system-monitor.interval": "5s",
+                          "distributed.worker.memory.monitor-interval": "1s"}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
                                dashboard_address=":0", silence_logs=40)
     return Client(cluster), cluster
