@@ -83,22 +83,27 @@ def test_observing_time_counts_the_probe_pass_setup_and_the_dataset_write(tmp_pa
     assert outcome.observe_seconds < outcome.seconds
 
 
+def interrupt_at_point(spec: RunSpec, out: Path, point: int, monkeypatch) -> None:
+    """Run `spec` into `out` as if Ctrl-C came when observation point `point` began."""
+    measure = run_module.measure
+
+    def measure_until_interrupted(layers, settings, *, run_id, checkpoint):
+        if checkpoint == point:
+            raise KeyboardInterrupt
+        return measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "measure", measure_until_interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            execute_run(spec, out)
+
+
 def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypatch):
     spec = tiny("ia", epochs=3, checkpoints=7, record_units=3)
     reference = read_dataset(execute_run(spec, tmp_path / "reference").path)
 
-    measure = run_module.measure
-
-    def interrupt_at_five(layers, settings, *, run_id, checkpoint):
-        if checkpoint == 5:
-            raise KeyboardInterrupt
-        return measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
-
-    monkeypatch.setattr(run_module, "measure", interrupt_at_five)
-    with pytest.raises(KeyboardInterrupt):
-        execute_run(spec, tmp_path / "run")
+    interrupt_at_point(spec, tmp_path / "run", 5, monkeypatch)
     assert not (tmp_path / "run").exists() and (tmp_path / "run.partial" / "checkpoints").is_dir()
-    monkeypatch.setattr(run_module, "measure", measure)
     with pytest.raises(RunError, match="pass --resume to continue it"):
         execute_run(spec, tmp_path / "run")
     with pytest.raises(RunError, match=r"other settings \(epochs: asked 4, recorded 3\)"):
@@ -117,17 +122,7 @@ def test_a_run_interrupted_under_the_earlier_layout_of_whole_tables_per_point_re
     labels file; a partial run left by one must still resume, without losing those points."""
     spec = tiny("fa", epochs=2, checkpoints=5)
     reference = read_dataset(execute_run(spec, tmp_path / "reference").path)
-    measure = run_module.measure
-
-    def interrupt_at_three(layers, settings, *, run_id, checkpoint):
-        if checkpoint == 3:
-            raise KeyboardInterrupt
-        return measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
-
-    monkeypatch.setattr(run_module, "measure", interrupt_at_three)
-    with pytest.raises(KeyboardInterrupt):
-        execute_run(spec, tmp_path / "run")
-    monkeypatch.setattr(run_module, "measure", measure)
+    interrupt_at_point(spec, tmp_path / "run", 3, monkeypatch)
     observations = tmp_path / "run.partial" / "observations"
     labels = pd.read_parquet(observations / run_module.LABELS_FILE)
     for index in range(3):  # rewrite the points as the earlier version left them
