@@ -3,7 +3,8 @@
 The definitions are shared_schema.statistics (the numpy reference); this module computes
 the same numbers faster. Quantiles need four order statistics of x and of |x| per row:
 short rows (activations per probe example) are sorted by numpy's SIMD sort (tf.sort is
-about 9x slower on CPU); long rows (kernels) have them selected in linear time. |x| needs
+about 9x slower on CPU); long rows (kernels) have them selected in linear time where that
+is faster than numpy's sort (`selecting_beats_sorting`). |x| needs
 its own order only where some value is negative, and its order statistics squared are
 those of x^2 (squaring is monotone on non-negative values). The centred moments are taken
 in float64: by numpy, or by TensorFlow on both threads for very large tensors.
@@ -11,6 +12,9 @@ in float64: by numpy, or by TensorFlow on both threads for very large tensors.
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +31,7 @@ _MEDIAN, _Q3 = 0.5, 0.75
 _TENSORFLOW_FROM = 1 << 20
 #: from this many units per row, |x| is sorted by merging the two runs of |sorted x|
 _MERGE_FROM = 1024
-#: from this many units per row, order statistics are selected instead of sorted
+#: from this many units per row, order statistics may be selected instead of sorted
 _SELECT_FROM = 4096
 #: about this many values of a row, sorted, bracket each pair of order statistics to select
 _SAMPLE_SIZE = 1024
@@ -83,9 +87,7 @@ def _select(row: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     A sorted strided sample of the row gives two values that bracket each pair with high
     probability; the values below the bracket are counted and the few inside it partitioned.
     The counts show whether the pair lies inside; if not, the row is sorted, so the result
-    never depends on the sample. At 36,864 values this takes a fifth of the time of numpy's
-    sort on AMD Zen 4, whose AVX-512 sort is slow (its compress-stores to memory are
-    microcoded), and about the same time as the sort on other CPUs.
+    never depends on the sample.
     """
     n = row.size
     sample = np.sort(row[:: max(1, n // _SAMPLE_SIZE)])
@@ -105,6 +107,30 @@ def _select(row: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         wanted = [first - below, last - below]
         selected[pair: pair + 2] = np.partition(inside, wanted)[wanted]
     return selected
+
+
+@functools.cache
+def selecting_beats_sorting() -> bool:
+    """Whether, on this CPU, selecting a long row's order statistics is faster than sorting it.
+
+    numpy's sort speed differs fivefold between x86 CPUs. On AMD Zen 4 its AVX-512 sort is slow
+    (compress-stores to memory are microcoded): 0.71 ms for 36,864 float32 values, where
+    selecting x's four order statistics takes 0.33 ms; with AVX-512 off (AVX2, as on many
+    other CPUs) the sort takes 0.17 ms. Both give the same numbers, so the faster one is
+    chosen by timing both once per process on 36,864 random values (~30 ms)."""
+    rows = np.random.default_rng(0).standard_normal((8, 36_864)).astype(np.float32)
+    ranks, _ = _ranks(rows.shape[1])
+
+    def seconds(order: Callable[[np.ndarray], np.ndarray]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for row in rows:
+                order(row)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return seconds(lambda row: _select(row, ranks)) < seconds(np.sort)
 
 
 def _orders_by_selecting(values: np.ndarray, ranks: np.ndarray) -> _Orders:
@@ -182,7 +208,8 @@ def _statistics_table(values: np.ndarray) -> np.ndarray:
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float32)
     ranks, weight = _ranks(values.shape[1])
-    orders = (_orders_by_selecting if values.shape[1] >= _SELECT_FROM else _orders_by_sorting)(values, ranks)
+    selecting = values.shape[1] >= _SELECT_FROM and selecting_beats_sorting()
+    orders = (_orders_by_selecting if selecting else _orders_by_sorting)(values, ranks)
     squares, mean, var, fourth = _moments(values, nonnegative=bool(orders.nonnegative.all()))
     raw, magnitude = orders.raw.astype(np.float64), orders.abs.astype(np.float64)
     order_statistics = np.stack([raw, magnitude, np.square(magnitude)])  # (functions, rows, 4)
