@@ -116,27 +116,41 @@ def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypa
     assert len(resumed.units) == len(reference.units) == 3 * 32 * KNET4_LAYERS * 7
 
 
-def test_a_run_interrupted_under_the_earlier_layout_of_whole_tables_per_point_resumes_to_the_same_dataset(
+def test_a_run_interrupted_under_the_earlier_layout_of_whole_tables_per_point_resumes_keeping_those_points(
         tmp_path: Path, monkeypatch):
     """Earlier lrsim versions kept each observation point as a whole Parquet table, with no
-    labels file; a partial run left by one must still resume, without losing those points."""
+    labels file; a partial run left by one must still resume, and the points it holds (those
+    before the epoch the training resumes from) go into the dataset exactly as they were."""
     spec = tiny("fa", epochs=2, checkpoints=5)
     reference = read_dataset(execute_run(spec, tmp_path / "reference").path)
     interrupt_at_point(spec, tmp_path / "run", 3, monkeypatch)
     observations = tmp_path / "run.partial" / "observations"
     labels = pd.read_parquet(observations / run_module.LABELS_FILE)
+    tables = {}
     for index in range(3):  # rewrite the points as the earlier version left them
         values_file = observations / f"checkpoint-{index:04d}.npy"
-        table = run_module.rows(labels, np.load(values_file), checkpoint=index, epoch=float(reference.observables
-                                .query("checkpoint == @index")["epoch"].iloc[0]))
-        table.to_parquet(observations / f"checkpoint-{index:04d}.parquet", index=False)
+        epoch = float(reference.observables.query("checkpoint == @index")["epoch"].iloc[0])
+        tables[index] = run_module.rows(labels, np.load(values_file), checkpoint=index, epoch=epoch)
+        tables[index].to_parquet(observations / f"checkpoint-{index:04d}.parquet", index=False)
         values_file.unlink()
     (observations / run_module.LABELS_FILE).unlink()
 
+    measured_again = []
+    measure = run_module.measure
+
+    def recording_measure(layers, settings, *, run_id, checkpoint):
+        measured_again.append(checkpoint)
+        return measure(layers, settings, run_id=run_id, checkpoint=checkpoint)
+
+    monkeypatch.setattr(run_module, "measure", recording_measure)
     resumed = read_dataset(execute_run(spec, tmp_path / "run", resume=True).path)
-    a, b = comparable(reference.observables), comparable(resumed.observables)
-    pd.testing.assert_frame_equal(a.drop(columns="value"), b.drop(columns="value"))
-    np.testing.assert_allclose(b["value"], a["value"], rtol=1e-6, atol=1e-9, equal_nan=True)
+    pd.testing.assert_frame_equal(comparable(reference.observables).drop(columns="value"),
+                                  comparable(resumed.observables).drop(columns="value"))
+    kept = sorted(set(tables) - set(measured_again))
+    assert kept, "the resumed run measured every point again: the earlier layout's files were not used"
+    for index in kept:
+        ours = comparable(resumed.observables.query("checkpoint == @index"))
+        np.testing.assert_array_equal(ours["value"].to_numpy(), comparable(tables[index])["value"].to_numpy())
 
 
 def test_an_existing_dataset_is_never_overwritten(tmp_path: Path):
