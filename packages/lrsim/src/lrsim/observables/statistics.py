@@ -22,9 +22,8 @@ import tensorflow as tf
 
 from shared_schema.names import DISTRIBUTION_STATISTICS, FUNCTIONS
 
-_KEYS = [(f, s) for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS]
-_WEIGHT_NAMES = [f"weight.{f}.{s}" for f, s in _KEYS]
-_ACT_NAMES = [f"act.{f}.{s}" for f, s in _KEYS]
+_WEIGHT_NAMES = [f"weight.{f}.{s}" for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS]
+_ACT_NAMES = [f"act.{f}.{s}" for f in FUNCTIONS for s in DISTRIBUTION_STATISTICS]
 
 _MEDIAN, _Q3 = 0.5, 0.75
 #: below this many values numpy computes the moments: a TensorFlow call costs more than it saves
@@ -223,12 +222,6 @@ def _statistics_table(values: np.ndarray) -> np.ndarray:
         kurtosis = np.where(constant, np.nan, fourth / np.square(var))
     table = np.stack([np.sqrt(squares), mean, median, q3, var, skew, kurtosis], axis=1)  # (functions, 7, rows)
     return table.reshape(len(FUNCTIONS) * len(DISTRIBUTION_STATISTICS), -1)
-
-
-def population_statistics(units: np.ndarray | tf.Tensor) -> dict[tuple[str, str], np.ndarray]:
-    """The 21 (function, statistic) values of every row of a (rows, units) array."""
-    values = units.numpy() if isinstance(units, tf.Tensor) else np.asarray(units)
-    return dict(zip(_KEYS, _statistics_table(values), strict=True))
 
 
 def weight_statistics(kernel: np.ndarray | tf.Tensor) -> dict[str, float]:
