@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,17 @@ def with_full_setting(settings: Iterable[MeasurementSetting]) -> list[Measuremen
     return list(unique.values())
 
 
+class Block(NamedTuple):
+    """One (layer, setting, family) block of a checkpoint's rows: what its rows share."""
+
+    layer: str
+    layer_index: int
+    layer_position: str
+    setting: MeasurementSetting
+    n_units: int
+    n_units_total: int
+
+
 @dataclass(frozen=True)
 class RowLabels:
     """What identifies each value of a checkpoint's observables: everything in its row but the
@@ -53,31 +65,31 @@ class RowLabels:
     settings), so a run stores it once and only the values per checkpoint."""
 
     names: list[str]  # the observable, e.g. act.abs.median
-    blocks: list[tuple[str, int, str, MeasurementSetting, int, int]]  # layer, index, position, setting, units
+    blocks: list[Block]
     counts: list[int]  # values per block
 
     def frame(self, run_id: str) -> pd.DataFrame:
         """The label columns of observables.parquet, in its column order (checkpoint, epoch and
         value are left out: `rows` puts them in place)."""
 
-        def repeated(position: int, dtype: type) -> np.ndarray:
-            return np.repeat(np.array([block[position] for block in self.blocks], dtype=dtype), self.counts)
+        def repeated(values: list, dtype: type) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=dtype), self.counts)
 
         parts = [_PARTS[name] for name in self.names]
-        settings = [block[3] for block in self.blocks]
+        settings = [block.setting for block in self.blocks]
         return pd.DataFrame({
             "run_id": run_id,
-            "layer": repeated(0, object),
-            "layer_index": repeated(1, np.int64),
-            "layer_position": repeated(2, object),
+            "layer": repeated([block.layer for block in self.blocks], object),
+            "layer_index": repeated([block.layer_index for block in self.blocks], np.int64),
+            "layer_position": repeated([block.layer_position for block in self.blocks], object),
             "measure": [measure for measure, _, _ in parts],
             "function": [function for _, function, _ in parts],
             "statistic": [statistic for _, _, statistic in parts],
-            "measurement": np.repeat(np.array([s.label for s in settings], dtype=object), self.counts),
-            "n_units": repeated(4, np.int64),
-            "n_units_total": repeated(5, np.int64),
-            "noise_std": np.repeat(np.array([s.noise_std for s in settings], dtype=np.float64), self.counts),
-            "measurement_seed": np.repeat(np.array([s.seed for s in settings], dtype=np.int64), self.counts),
+            "measurement": repeated([s.label for s in settings], object),
+            "n_units": repeated([block.n_units for block in self.blocks], np.int64),
+            "n_units_total": repeated([block.n_units_total for block in self.blocks], np.int64),
+            "noise_std": repeated([s.noise_std for s in settings], np.float64),
+            "measurement_seed": repeated([s.seed for s in settings], np.int64),
         })
 
 
@@ -100,7 +112,7 @@ def measure(
             for family, n_units, n_total in families:
                 labels.names.extend(family)
                 values.extend(family.values())
-                labels.blocks.append((layer.name, layer.index, layer.position, setting, n_units, n_total))
+                labels.blocks.append(Block(layer.name, layer.index, layer.position, setting, n_units, n_total))
                 labels.counts.append(len(family))
     return labels, np.array(values, dtype=np.float64)
 
