@@ -76,14 +76,14 @@ def observation_steps(total_steps: int, checkpoints: int) -> list[int]:
     return [round(s) for s in np.linspace(0, total_steps, checkpoints)]
 
 
-def _write_atomic(frame: pd.DataFrame | np.ndarray, path: Path) -> None:
+def _write_atomic(data: pd.DataFrame | np.ndarray, path: Path) -> None:
     """A table as Parquet, or an array as .npy (never pickled), via a temporary file."""
     temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    if isinstance(frame, np.ndarray):
+    if isinstance(data, np.ndarray):
         with open(temporary, "wb") as file:
-            np.save(file, frame, allow_pickle=False)
+            np.save(file, data, allow_pickle=False)
     else:
-        frame.to_parquet(temporary, index=False)
+        data.to_parquet(temporary, index=False)
     os.replace(temporary, path)
 
 
@@ -179,7 +179,7 @@ def execute_run(
     result = trainer.fit(observe_at=steps, on_observe=on_observe,
                          on_progress=progress if callable(progress) else None)
     began = time.perf_counter()
-    epochs = [step / trainer.steps_per_epoch for step in steps]
+    epochs = [trainer.epoch_at(step) for step in steps]  # as on_observe was given them
     points = _observation_points(observations, epochs, measured, labels)
     observed = _assemble(spec, work, out, result, config, points, written_units)
     shutil.rmtree(work)

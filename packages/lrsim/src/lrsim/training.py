@@ -520,11 +520,15 @@ class Trainer:
         done_through = self.global_step if (self._restored or self.global_step > 0) else -1
         return sorted((s, i) for i, s in enumerate(steps) if s > done_through)
 
+    def epoch_at(self, step: int) -> float:
+        """The (fractional) epoch a global step is at, as observations record it."""
+        return step / self.steps_per_epoch
+
     def _observe(self, pending: list[tuple[int, int]], on_observe: Callable[[int, int, float], None] | None) -> None:
         while pending and pending[0][0] == self.global_step:
             step, index = pending.pop(0)
             assert on_observe is not None
-            on_observe(index, step, step / self.steps_per_epoch)
+            on_observe(index, step, self.epoch_at(step))
 
     def _divergence(self, task_loss: float, total_loss: float, finite: np.ndarray) -> str | None:
         where = f"at step {self.global_step} (epoch {self.global_step / self.steps_per_epoch:.3f})"
