@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import lrsim.observables.statistics as statistics_module
 from lrsim.observables import LayerSnapshot, observe, unit_responses, with_full_setting
+from lrsim.observables.collect import measure, rows
 from lrsim.observables.grad import output_sums
 from lrsim.observables.statistics import act_statistics as fast_act_statistics
 from lrsim.observables.statistics import weight_statistics as fast_weight_statistics
@@ -104,6 +105,14 @@ def test_the_same_seed_measures_the_same_units_and_another_seed_others():
 
     np.testing.assert_array_equal(values("units=3,seed=1"), values("units=3,seed=1"))
     assert not np.allclose(values("units=3,seed=1"), values("units=3,seed=2"), equal_nan=True)
+
+
+def test_rows_refuse_values_that_do_not_match_the_labels():
+    kernel, inputs, outputs, forward = dense_case()
+    labels, values = measure([LayerSnapshot("fc", 0, "late", kernel, inputs, outputs, forward)], [FULL],
+                             run_id=RUN, checkpoint=0)
+    with pytest.raises(ValueError, match="44 values for 45 labelled rows"):
+        rows(labels.frame(RUN), values[:-1], checkpoint=0, epoch=0.0)
 
 
 def test_the_ideal_setting_is_always_collected_first_and_once():

@@ -153,6 +153,25 @@ def test_a_run_interrupted_under_the_earlier_layout_of_whole_tables_per_point_re
         np.testing.assert_array_equal(ours["value"].to_numpy(), comparable(tables[index])["value"].to_numpy())
 
 
+def test_resuming_without_the_labels_file_names_it_and_says_what_to_do(tmp_path: Path, monkeypatch):
+    """Interrupted after the last point, a resumed run measures nothing new, so its values can
+    only be labelled by the labels file; without it the run stops with a clear error."""
+    spec = tiny("sgdm", epochs=2, checkpoints=5)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "_assemble", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            execute_run(spec, tmp_path / "run")
+    labels = tmp_path / "run.partial" / "observations" / run_module.LABELS_FILE
+    labels.unlink()
+    with pytest.raises(RunError, match=rf"{labels} is missing.*delete {tmp_path / 'run.partial'} and run again"):
+        execute_run(spec, tmp_path / "run", resume=True)
+    assert (tmp_path / "run.partial" / "observations" / "checkpoint-0004.npy").exists()  # nothing deleted
+
+
 def test_an_existing_dataset_is_never_overwritten(tmp_path: Path):
     path = execute_run(tiny(), tmp_path / "run").path
     with pytest.raises(RunError, match="already exists"):

@@ -199,7 +199,7 @@ def _observation_points(directory: Path, epochs: list[float], measured: dict[int
         values_file, table_file = (directory / f"checkpoint-{index:04d}{suffix}" for suffix in (".npy", ".parquet"))
         if index in measured or values_file.exists():
             if labels is None:
-                labels = pd.read_parquet(directory / LABELS_FILE)
+                labels = _read_labels(directory)
             values = measured[index] if index in measured else np.load(values_file, allow_pickle=False)
             frames.append(rows(labels, values, checkpoint=index, epoch=epoch))
         elif table_file.exists():
@@ -207,6 +207,14 @@ def _observation_points(directory: Path, epochs: list[float], measured: dict[int
         else:
             break
     return frames
+
+
+def _read_labels(directory: Path) -> pd.DataFrame:
+    path = directory / LABELS_FILE
+    if not path.exists():
+        raise RunError(f"{path} is missing, so the observation values next to it cannot be labelled; "
+                       f"this interrupted run cannot be resumed: delete {directory.parent} and run again")
+    return pd.read_parquet(path)
 
 
 def _read_tables(directory: Path, written: dict[Path, pd.DataFrame]) -> list[pd.DataFrame]:
