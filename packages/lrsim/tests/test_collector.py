@@ -1,10 +1,13 @@
-"""A sweep worker freezes the imported libraries' objects once; what runs create stays collectable."""
+"""A sweep worker freezes the imported libraries' objects once; what runs create stays collectable,
+and a finished run's custom gradients do not keep its graphs alive."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import weakref
 
 FREEZE_TWICE_THEN_COLLECT = """
 import gc, json
@@ -33,3 +36,57 @@ def test_the_libraries_are_frozen_once_and_garbage_made_later_is_still_collected
     assert result["frozen"] > 100_000  # TensorFlow, Keras and pandas are imported and frozen
     assert result["frozen_after_second"] == result["frozen"]
     assert result["collected"] >= 1
+
+
+def _traced_custom_gradient():
+    """A compiled function with a custom gradient, traced once; returns a weak reference to its graph."""
+    import tensorflow as tf
+
+    @tf.function
+    def doubled(x):
+        @tf.custom_gradient
+        def double(y):
+            return 2.0 * y, lambda dy: 2.0 * dy
+
+        return double(x)
+
+    return weakref.ref(doubled.get_concrete_function(tf.TensorSpec([], tf.float32)).graph)
+
+
+def _gradient_names() -> set[str]:
+    from tensorflow.python.framework import ops
+
+    return set(ops._gradient_registry.list())
+
+
+def test_custom_gradients_registered_in_the_block_are_forgotten_and_their_graphs_freed():
+    from lrsim.collector import custom_gradients_released
+
+    kept = _traced_custom_gradient()  # traced outside any block: TensorFlow keeps its graph
+    gc.collect()
+    assert kept() is not None
+    before = _gradient_names()
+    with custom_gradients_released():
+        released = _traced_custom_gradient()
+        registered = _gradient_names() - before
+    gc.collect()
+    assert any(name.startswith("CustomGradient-") for name in registered)
+    assert _gradient_names() == before
+    assert released() is None
+    assert kept() is not None
+
+
+def test_runs_one_after_another_in_one_process_train_and_leave_no_gradients_behind(tmp_path):
+    from lrsim.collector import custom_gradients_released
+    from lrsim.run import execute_run
+    from lrsim.spec import RunSpec
+
+    before = _gradient_names()
+    statuses = []
+    for seed in (0, 1):  # feedback alignment: every layer's backward pass is a custom gradient
+        spec = RunSpec(rule="fa", architecture="knet4", task="digits", batch_size=64, model_seed=seed, dataset_seed=0,
+                       width=0.25, epochs=2, checkpoints=2, probe_size=16)
+        with custom_gradients_released():
+            statuses.append(execute_run(spec, tmp_path / f"run{seed}", progress=False).status)
+    assert statuses == ["complete", "complete"]
+    assert _gradient_names() == before
