@@ -90,3 +90,19 @@ def test_runs_one_after_another_in_one_process_train_and_leave_no_gradients_behi
             statuses.append(execute_run(spec, tmp_path / f"run{seed}", progress=False).status)
     assert statuses == ["complete", "complete"]
     assert _gradient_names() == before
+
+
+def test_overlapping_blocks_keep_every_gradient_until_the_last_one_ends():
+    from lrsim.collector import custom_gradients_released
+
+    before = _gradient_names()
+    with custom_gradients_released():
+        first = _traced_custom_gradient()
+        with custom_gradients_released():  # a second run starting while the first goes on
+            second = _traced_custom_gradient()
+        gc.collect()
+        assert first() is not None and second() is not None
+        assert len(_gradient_names() - before) >= 2
+    gc.collect()
+    assert _gradient_names() == before
+    assert first() is None and second() is None
