@@ -77,7 +77,6 @@ def test_custom_gradients_registered_in_the_block_are_forgotten_and_their_graphs
 
 
 def test_runs_one_after_another_in_one_process_train_and_leave_no_gradients_behind(tmp_path):
-    from lrsim.collector import custom_gradients_released
     from lrsim.run import execute_run
     from lrsim.spec import RunSpec
 
@@ -86,8 +85,7 @@ def test_runs_one_after_another_in_one_process_train_and_leave_no_gradients_behi
     for seed in (0, 1):  # feedback alignment: every layer's backward pass is a custom gradient
         spec = RunSpec(rule="fa", architecture="knet4", task="digits", batch_size=64, model_seed=seed, dataset_seed=0,
                        width=0.25, epochs=2, checkpoints=2, probe_size=16)
-        with custom_gradients_released():
-            statuses.append(execute_run(spec, tmp_path / f"run{seed}", progress=False).status)
+        statuses.append(execute_run(spec, tmp_path / f"run{seed}", progress=False).status)
     assert statuses == ["complete", "complete"]
     assert _gradient_names() == before
 

@@ -44,7 +44,8 @@ def freeze_imported_objects() -> bool:
 
 @contextmanager
 def custom_gradients_released() -> Iterator[None]:
-    """Forget, when the block ends, the gradient functions `tf.custom_gradient` registered in it.
+    """Forget, when the block ends, the gradient functions `tf.custom_gradient` registered in it
+    (`lrsim.run.execute_run` is decorated with it).
 
     For a block whose traced functions die with it (a run: its model, step and optimizer),
     so that nothing can ask for those gradients again. Without it a sweep worker kept every

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 import lrsim
+from lrsim.collector import custom_gradients_released
 from lrsim.observables import ProbePass, unit_responses, with_full_setting
 from lrsim.observables.collect import measure, rows
 from lrsim.spec import RunSpec
@@ -116,6 +117,7 @@ def _prepare_work(spec: RunSpec, work: Path, resume: bool) -> bool:
     return False
 
 
+@custom_gradients_released()  # the run's model and compiled steps die with it: so do their gradients
 def execute_run(
     spec: RunSpec,
     out: str | Path,

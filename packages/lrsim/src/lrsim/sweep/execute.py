@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrsim.collector import custom_gradients_released, freeze_imported_objects
+from lrsim.collector import freeze_imported_objects
 from lrsim.spec import RunSpec
 from lrsim.sweep.grid import Sweep, SweepError
 from lrsim.sweep.merge import merge_sweep, shard_spec
@@ -58,8 +58,7 @@ def run_shard(spec_json: str, out: str) -> dict:
     spec = RunSpec.from_json(spec_json)
     start = time.perf_counter()
     try:
-        with custom_gradients_released():
-            outcome = execute_run(spec, Path(out) / "runs" / spec.run_id, resume=True, progress=False)
+        outcome = execute_run(spec, Path(out) / "runs" / spec.run_id, resume=True, progress=False)
         return {"run_id": spec.run_id, "status": outcome.status, "detail": outcome.detail,
                 "seconds": time.perf_counter() - start}
     except Exception as error:
@@ -77,12 +76,12 @@ def run_shard(spec_json: str, out: str) -> dict:
 
 
 def _release_run_state() -> None:
-    """Drop what a finished run leaves in a long-lived worker (Keras graphs and names; its custom
-    gradients are forgotten by `custom_gradients_released` around the run).
+    """Drop what a finished run leaves in a long-lived worker (Keras graphs and names; the run
+    forgets its custom gradients itself, `lrsim.collector.custom_gradients_released`).
 
     Keras's clear_session also runs a full garbage collection, cheap once the worker has frozen
     the imported libraries' objects (lrsim.collector). Measured over 10 knet4 digits runs in one
-    process, each inside `custom_gradients_released` and followed by this: resident memory grew
+    process, each followed by this: resident memory grew
     0.08 MB a run and the collection took 10-12 ms each time (without the release: 4.6 MB a run,
     and 7 -> 41 ms). Dask's per-worker memory limit (total memory / workers) restarts a worker
     that still grows too far.
