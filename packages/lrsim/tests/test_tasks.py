@@ -350,6 +350,20 @@ def test_random_resized_crop_of_an_image_no_larger_than_its_output_matches_the_a
         seed = tf.constant([7, s], tf.int64)
         np.testing.assert_allclose(random_resized_crop(image, seed, (32, 32)), antialiased_crop(image, seed, (32, 32)),
                                    rtol=0, atol=1e-5)
+    traced = tf.function(lambda x, s: random_resized_crop(x, s, (32, 32))).get_concrete_function(
+        image, tf.TensorSpec([2], tf.int64))
+    assert "ScaleAndTranslate" not in {op.type for op in traced.graph.get_operations()}  # the filter is skipped
+
+
+def test_random_resized_crop_keeps_the_antialias_filter_when_the_image_size_is_unknown() -> None:
+    # Decoded images of any size (ImageNet) have no static height and width: a crop may have to shrink.
+    image = tf.random.stateless_uniform([64, 48, 3], seed=[5, 6])
+    crop = tf.function(lambda x, s: random_resized_crop(x, s, (16, 16)),
+                       input_signature=[tf.TensorSpec([None, None, 3]), tf.TensorSpec([2], tf.int64)])
+    assert "ScaleAndTranslate" in {op.type for op in crop.get_concrete_function().graph.get_operations()}
+    for s in range(5):
+        seed = tf.constant([9, s], tf.int64)
+        np.testing.assert_allclose(crop(image, seed), antialiased_crop(image, seed, (16, 16)), rtol=0, atol=1e-6)
 
 
 def test_random_resized_crop_still_antialiases_a_crop_it_shrinks() -> None:
