@@ -31,7 +31,7 @@ from lrsim.tasks import (
 )
 from lrsim.tasks.audio_words import log_mel_spectrogram, num_frames
 from lrsim.tasks.common import block_shuffle, derive_seed
-from lrsim.tasks.image import random_resized_crop
+from lrsim.tasks.image import random_crop_box, random_resized_crop
 from lrsim.tasks.simclr import color_distortion, gaussian_blur
 
 # ---------------------------------------------------------------- registry
@@ -334,12 +334,8 @@ def test_simclr_augmentations_keep_range_and_shape() -> None:
 
 
 def antialiased_crop(image: tf.Tensor, seed: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """The same random box as random_resized_crop's defaults, always resized with the anti-aliasing filter."""
-    begin, box, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed, min_object_covered=0.1,
-        aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=100,
-        use_image_if_no_bounding_boxes=True)
-    return tf.image.resize(tf.slice(image, begin, box), size, method="bilinear", antialias=True)
+    """random_resized_crop's box, always resized with the anti-aliasing filter."""
+    return tf.image.resize(random_crop_box(image, seed), size, method="bilinear", antialias=True)
 
 
 def test_random_resized_crop_of_an_image_no_larger_than_its_output_matches_the_antialiased_resize() -> None:
