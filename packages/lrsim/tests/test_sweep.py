@@ -182,3 +182,49 @@ def test_the_local_cluster_workers_run_without_the_profiler_or_malloc_trim_and_w
         cluster.close()
     assert settings == {"profile": False, "tick": "1s", "system_monitor": "5s", "memory_monitor": "1s",
                         "malloc_trim": None}
+
+
+def test_cores_for_gives_each_worker_its_own_usable_core_and_none_when_workers_outnumber_them(monkeypatch):
+    from lrsim.sweep.pinning import cores_for
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7, 2, 5}, raising=False)
+    assert cores_for(1) == {0: 2}
+    assert cores_for(3) == {0: 2, 1: 5, 2: 7}
+    assert cores_for(4) is None
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert cores_for(1) is None
+
+
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda pid: ())(0)) < 2,
+                    reason="needs CPU affinity calls and 2 usable cores")
+def test_the_local_cluster_pins_every_thread_of_each_worker_to_a_core_of_its_own_also_after_a_restart():
+    from lrsim.sweep.execute import _client
+
+    usable = os.sched_getaffinity(0)
+
+    def thread_cores() -> list[set[int]]:  # defined here: sent to the worker by value
+        import os
+
+        return [os.sched_getaffinity(int(thread)) for thread in os.listdir("/proc/self/task")]
+
+    def cores_of_each_worker(client) -> list[set[int]]:
+        threads = client.run(thread_cores).values()
+        return [set.union(*cores) for cores in threads]
+
+    client, cluster = _client(2, None)
+    try:
+        pinned = cores_of_each_worker(client)
+        client.restart()
+        restarted = cores_of_each_worker(client)
+    finally:
+        client.close()
+        cluster.close()
+    for cores in (pinned, restarted):
+        assert all(len(c) == 1 and c <= usable for c in cores) and cores[0] != cores[1]
+    client, cluster = _client(2, None, pin_workers=False)
+    try:
+        free = cores_of_each_worker(client)
+    finally:
+        client.close()
+        cluster.close()
+    assert free == [usable, usable]

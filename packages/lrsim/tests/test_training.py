@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,14 @@ def test_interrupted_after_epoch_k_then_resumed_equals_the_uninterrupted_run(
 
 WEIGHTS_IN_A_FRESH_PROCESS = """
 import sys
+if len(sys.argv) > 4:  # as a sweep worker: pinned to core argv[4] (unless "free"), one TensorFlow thread
+    import os
+    from lrsim.sweep.pinning import pin_process
+    from lrsim.threads import configure_threads
+    if sys.argv[4] != "free":
+        pin_process(int(sys.argv[4]))
+        assert os.sched_getaffinity(0) == {int(sys.argv[4])}
+    configure_threads()
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 from conftest import TinyDigits
@@ -101,17 +110,30 @@ np.savez(sys.argv[3], *[v.numpy() for v in trainer.model.trainable_variables])
 """
 
 
-def test_a_run_repeated_in_a_fresh_process_is_bit_identical_and_the_dataset_seed_matters(tmp_path):
-    def weights(dataset_seed: int, name: str) -> list[np.ndarray]:
-        out = tmp_path / f"{name}.npz"
-        subprocess.run([sys.executable, "-c", WEIGHTS_IN_A_FRESH_PROCESS, str(Path(__file__).parent),
-                        str(dataset_seed), str(out)], check=True, capture_output=True)
-        with np.load(out) as saved:
-            return [saved[key] for key in saved.files]
+def weights_in_a_fresh_process(out: Path, dataset_seed: int, core: int | str | None = None) -> list[np.ndarray]:
+    """A 1-epoch knet4 run's trained weights, from a new Python process; with `core`, set up as a sweep
+    worker: one TensorFlow thread, pinned to that core unless it is "free"."""
+    pin = [] if core is None else [str(core)]
+    subprocess.run([sys.executable, "-c", WEIGHTS_IN_A_FRESH_PROCESS, str(Path(__file__).parent),
+                    str(dataset_seed), str(out), *pin], check=True, capture_output=True)
+    with np.load(out) as saved:
+        return [saved[key] for key in saved.files]
 
-    a, b, c = weights(3, "a"), weights(3, "b"), weights(4, "c")
+
+def test_a_run_repeated_in_a_fresh_process_is_bit_identical_and_the_dataset_seed_matters(tmp_path):
+    a = weights_in_a_fresh_process(tmp_path / "a.npz", 3)
+    b = weights_in_a_fresh_process(tmp_path / "b.npz", 3)
+    c = weights_in_a_fresh_process(tmp_path / "c.npz", 4)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity calls on this system")
+def test_a_run_pinned_to_one_core_is_bit_identical_to_one_free_to_use_every_core(tmp_path):
+    """Sweep workers are pinned (lrsim.sweep.pinning); TensorFlow then sees one core."""
+    free = weights_in_a_fresh_process(tmp_path / "free.npz", 3, core="free")
+    pinned = weights_in_a_fresh_process(tmp_path / "pinned.npz", 3, core=max(os.sched_getaffinity(0)))
+    assert all(np.array_equal(x, y) for x, y in zip(free, pinned, strict=True))
 
 
 def test_runs_repeated_in_one_process_agree_to_1e_6_and_the_dataset_seed_matters(digits_subset):

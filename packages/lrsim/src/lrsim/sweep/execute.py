@@ -11,7 +11,8 @@ Layout of a sweep directory:
 A killed worker loses at most the run in flight: Dask reschedules it on another worker,
 where it resumes from its last epoch checkpoint; `--resume` skips finished runs. Each
 worker runs one run at a time on one TensorFlow thread (lrsim.threads), so a run's
-numbers do not depend on the cluster it ran on.
+numbers do not depend on the cluster it ran on; a local cluster pins each worker to a
+core of its own (lrsim.sweep.pinning).
 """
 
 from __future__ import annotations
@@ -123,9 +124,11 @@ def _prepare(sweep: Sweep, out: Path, resume: bool) -> list[RunSpec]:
     return pending
 
 
-def _client(workers: int, scheduler: str | None):
+def _client(workers: int, scheduler: str | None, pin_workers: bool = True):
     import dask
     from distributed import Client, LocalCluster
+
+    from lrsim.sweep.pinning import PinToCore, cores_for
 
     if scheduler:
         return Client(scheduler), None
@@ -153,7 +156,11 @@ def _client(workers: int, scheduler: str | None):
                           "distributed.worker.memory.monitor-interval": "1s"}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
                                dashboard_address=":0", silence_logs=40)
-    return Client(cluster), cluster
+    client = Client(cluster)
+    cores = cores_for(workers) if pin_workers else None
+    if cores:
+        client.register_plugin(PinToCore(cores))
+    return client, cluster
 
 
 def run_sweep(
@@ -164,9 +171,14 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     merge: bool = True,
+    pin_workers: bool = True,
     on_update: Callable[[SweepReport, int], None] | None = None,
 ) -> SweepReport:
-    """Run every pending run of a sweep on Dask; returns the report (and merges the shards)."""
+    """Run every pending run of a sweep on Dask; returns the report (and merges the shards).
+
+    A local cluster pins each worker to a core of its own where it can (lrsim.sweep.pinning);
+    `pin_workers=False` leaves them free, e.g. on a machine that other jobs share.
+    """
     from distributed import as_completed
 
     out = Path(out)
@@ -175,7 +187,7 @@ def run_sweep(
     pending = _prepare(sweep, out, resume)
     report = SweepReport(out=out, total=len(sweep.specs), skipped=len(sweep.specs) - len(pending))
     if pending:
-        client, cluster = _client(workers, scheduler)
+        client, cluster = _client(workers, scheduler, pin_workers)
         try:
             futures = [client.submit(run_shard, spec.to_json(), str(out), key=f"lrsim-run-{spec.run_id}", pure=False,
                                      retries=1) for spec in pending]
