@@ -184,47 +184,65 @@ def test_the_local_cluster_workers_run_without_the_profiler_or_malloc_trim_and_w
                         "malloc_trim": None}
 
 
-def test_cores_for_gives_each_worker_its_own_usable_core_and_none_when_workers_outnumber_them(monkeypatch):
+def test_cores_for_pins_only_a_linux_cluster_with_exactly_one_worker_per_usable_core(monkeypatch):
     from lrsim.sweep.pinning import cores_for
 
+    monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7, 2, 5}, raising=False)
-    assert cores_for(1) == {0: 2}
     assert cores_for(3) == {0: 2, 1: 5, 2: 7}
+    assert cores_for(1) is None  # the other cores may be another job's
     assert cores_for(4) is None
-    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
-    assert cores_for(1) is None
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert cores_for(3) is None
 
 
-@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda pid: ())(0)) < 2,
-                    reason="needs CPU affinity calls and 2 usable cores")
-def test_the_local_cluster_pins_every_thread_of_each_worker_to_a_core_of_its_own_also_after_a_restart():
+USABLE_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not 2 <= USABLE_CORES <= 16,
+                    reason="needs Linux and 2 to 16 usable cores (one worker each)")
+def test_a_full_local_cluster_pins_every_thread_of_each_worker_to_its_own_core_also_after_kill_9():
     from lrsim.sweep.execute import _client
 
     usable = os.sched_getaffinity(0)
 
-    def thread_cores() -> list[set[int]]:  # defined here: sent to the worker by value
+    def thread_cores() -> set[int]:  # defined here: sent to the worker by value, run as a task
+        import contextlib
         import os
 
-        return [os.sched_getaffinity(int(thread)) for thread in os.listdir("/proc/self/task")]
+        cores = set()
+        for thread in os.listdir("/proc/self/task"):
+            with contextlib.suppress(ProcessLookupError):
+                cores |= os.sched_getaffinity(int(thread))
+        return cores
 
-    def cores_of_each_worker(client) -> list[set[int]]:
-        threads = client.run(thread_cores).values()
-        return [set.union(*cores) for cores in threads]
+    def cores_of_each_worker(client) -> list[set[int]]:  # in a task on each worker, so its task thread counts
+        workers = sorted(client.scheduler_info()["workers"])
+        return client.gather([client.submit(thread_cores, workers=[w], pure=False) for w in workers])
 
-    client, cluster = _client(2, None)
+    client, cluster = _client(USABLE_CORES, None)
     try:
         pinned = cores_of_each_worker(client)
-        client.restart()
+        pids = client.run(os.getpid)
+        killed = sorted(pids)[0]
+        os.kill(pids[killed], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:  # the nanny starts a new worker process, under a new address
+            workers = client.scheduler_info()["workers"]
+            if len(workers) == USABLE_CORES and killed not in workers:
+                break
+            assert time.monotonic() < deadline, "the killed worker was not replaced within 60 s"
+            time.sleep(0.2)
         restarted = cores_of_each_worker(client)
     finally:
         client.close()
         cluster.close()
     for cores in (pinned, restarted):
-        assert all(len(c) == 1 and c <= usable for c in cores) and cores[0] != cores[1]
-    client, cluster = _client(2, None, pin_workers=False)
-    try:
-        free = cores_of_each_worker(client)
-    finally:
-        client.close()
-        cluster.close()
-    assert free == [usable, usable]
+        assert all(len(c) == 1 for c in cores) and set.union(*cores) == usable
+    for workers, pin_workers in ((USABLE_CORES, False), (1, True)):  # turned off; fewer workers than cores
+        client, cluster = _client(workers, None, pin_workers=pin_workers)
+        try:
+            assert cores_of_each_worker(client) == [usable] * workers
+        finally:
+            client.close()
+            cluster.close()

@@ -11,8 +11,8 @@ Layout of a sweep directory:
 A killed worker loses at most the run in flight: Dask reschedules it on another worker,
 where it resumes from its last epoch checkpoint; `--resume` skips finished runs. Each
 worker runs one run at a time on one TensorFlow thread (lrsim.threads), so a run's
-numbers do not depend on the cluster it ran on; a local cluster pins each worker to a
-core of its own (lrsim.sweep.pinning).
+numbers do not depend on the cluster it ran on; a local cluster with one worker per
+usable core pins each worker to its core (lrsim.sweep.pinning).
 """
 
 from __future__ import annotations
@@ -128,10 +128,10 @@ def _client(workers: int, scheduler: str | None, pin_workers: bool = True):
     import dask
     from distributed import Client, LocalCluster
 
-    from lrsim.sweep.pinning import PinToCore, cores_for
-
     if scheduler:
         return Client(scheduler), None
+    from lrsim.sweep.pinning import PinToCore, cores_for
+
     # thread limits are set per run by configure_threads (run_shard), on any scheduler's workers
     env = {"TF_CPP_MIN_LOG_LEVEL": "3"}
     # ":0": the scheduler's HTTP server on a free port, so a second sweep (or any Dask) on the machine
@@ -159,7 +159,12 @@ def _client(workers: int, scheduler: str | None, pin_workers: bool = True):
     client = Client(cluster)
     cores = cores_for(workers) if pin_workers else None
     if cores:
-        client.register_plugin(PinToCore(cores))
+        try:
+            client.register_plugin(PinToCore(cores))
+        except BaseException:
+            client.close()
+            cluster.close()
+            raise
     return client, cluster
 
 
@@ -176,8 +181,9 @@ def run_sweep(
 ) -> SweepReport:
     """Run every pending run of a sweep on Dask; returns the report (and merges the shards).
 
-    A local cluster pins each worker to a core of its own where it can (lrsim.sweep.pinning);
-    `pin_workers=False` leaves them free, e.g. on a machine that other jobs share.
+    A local cluster with one worker per usable core pins each worker to its core
+    (lrsim.sweep.pinning); `pin_workers=False` leaves them free, e.g. on a machine that other
+    jobs share.
     """
     from distributed import as_completed
 

@@ -1,57 +1,82 @@
-"""Pin each worker of a local cluster to a core of its own.
+"""Pin each worker of a local cluster that fills the machine to a core of its own.
 
 A run hands work back and forth between its Python thread and TensorFlow's compute thread
-(~4,000 voluntary context switches in a knet4 digits run). With every core busy, the
-woken thread was often placed on the other worker's core and waited there: two workers'
-runs took 1.08-1.16x their time alone, each process on the CPU ~0.95 of the time. Pinned,
-a hand-off stays on the worker's own core. Measured on 2 cores, alternating sweeps of
-sweeps/demo.toml: 2 workers 39.2 and 39.6 s instead of 42.0 and 43.2 s; 1 worker 70.4-77.8 s
-(median 71.6) instead of 72.1-75.3 s (median 75.0); the datasets bit-identical.
+(~4,000 voluntary context switches in a knet4 digits run). With every core busy, the woken
+thread was often placed on the other worker's core and waited there: the runs of 2 workers
+took 1.08-1.12x their time alone (in sum), each process on the CPU 0.93-0.97 of its time.
+Pinned, a hand-off stays on the worker's own core: in alternating sweeps of
+sweeps/demo.toml on 2 cores, 2 workers took 39.2 and 39.6 s instead of 42.0 and 43.2 s,
+with bit-identical datasets.
 
-Only the threads a process has when it is pinned, and the threads they start later, are
-pinned (`sched_setaffinity` acts on one thread), so every thread is pinned, once the worker
-has started and before it runs a task.
+Only a cluster with one worker per usable core is pinned: with fewer workers, the other
+cores may be another job's (two sweeps would both take the first cores) or hyperthreads of
+the same physical core, and 1 worker on 2 cores showed no clear gain. Setting a thread's
+affinity acts on that thread only, and new threads inherit their creator's, so every
+thread of the worker is pinned before it runs a task.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
+from typing import TYPE_CHECKING
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+if TYPE_CHECKING:
+    from distributed import Worker
+
+logger = logging.getLogger(__name__)
+
 
 def cores_for(workers: int) -> dict[int, int] | None:
-    """Worker name -> core for a local cluster of `workers` workers, one usable core each.
-
-    None where that cannot be: more workers than usable cores, or a system without affinity
-    calls (macOS), where workers run unpinned.
-    """
-    if not hasattr(os, "sched_getaffinity"):
+    """Worker name -> core, where a local cluster of `workers` workers has exactly one usable
+    core each; None otherwise, and off Linux (no per-thread affinity calls), where workers run
+    unpinned."""
+    if not sys.platform.startswith("linux"):
         return None
     cores = sorted(os.sched_getaffinity(0))
-    if workers > len(cores):
+    if workers != len(cores):
         return None
-    return dict(enumerate(cores[:workers]))
+    return dict(enumerate(cores))
 
 
 def pin_process(core: int) -> None:
-    """Restrict every thread of this process, and so every thread it starts later, to `core`."""
-    for thread in os.listdir("/proc/self/task"):
-        with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
-            os.sched_setaffinity(int(thread), {core})
+    """Restrict every thread of this process, and so every thread it starts later, to `core`.
+
+    Passes again while it finds threads it has not pinned: one may have started a thread
+    from an unpinned thread during the previous pass.
+    """
+    while True:
+        unpinned = []
+        for thread in os.listdir("/proc/self/task"):
+            with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+                if os.sched_getaffinity(int(thread)) != {core}:
+                    unpinned.append(int(thread))
+        if not unpinned:
+            return
+        for thread in unpinned:
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(thread, {core})
 
 
 class PinToCore(WorkerPlugin):
-    """Pins each worker to its core; Dask applies it to a restarted worker too, which keeps its
-    name (a LocalCluster names its workers 0, 1, ...)."""
+    """Pins each worker to its core. Dask applies it to a restarted worker too, which keeps its
+    name (a LocalCluster names its workers 0, 1, ...). Pinning is for speed only: where it
+    fails, the worker runs unpinned and warns on its stderr."""
 
     name = "lrsim-pin-to-core"
 
-    def __init__(self, cores: dict[int, int]):
+    def __init__(self, cores: dict[int, int]) -> None:
         self.cores = cores
 
-    def setup(self, worker) -> None:
+    def setup(self, worker: Worker) -> None:
         core = self.cores.get(worker.name)
-        if core is not None:
+        if core is None:
+            return
+        try:
             pin_process(core)
+        except OSError as error:
+            logger.warning("worker %s runs unpinned: pinning it to core %d failed (%s)", worker.name, core, error)
