@@ -1,9 +1,10 @@
 """Pin each worker of a local cluster that fills the machine to a core of its own.
 
 A run hands work back and forth between its Python thread and TensorFlow's compute thread
-(~4,000 voluntary context switches in a knet4 digits run). With every core busy, the woken
-thread was often placed on the other worker's core and waited there: the runs of 2 workers
-took 1.08-1.12x their time alone (in sum), each process on the CPU 0.93-0.97 of its time.
+(1,100-1,200 voluntary context switches over its threads in a knet4 digits run). With every
+core busy, the woken thread was often placed on the other worker's core and waited there:
+the runs of 2 workers took 1.12x their time alone in sum, each process on the CPU 0.93-0.97
+of its time.
 Pinned, a hand-off stays on the worker's own core: in alternating sweeps of
 sweeps/demo.toml on 2 cores, 2 workers took 39.2 and 39.6 s instead of 42.0 and 43.2 s,
 with bit-identical datasets.
@@ -46,20 +47,15 @@ def cores_for(workers: int) -> dict[int, int] | None:
 def pin_process(core: int) -> None:
     """Restrict every thread of this process, and so every thread it starts later, to `core`.
 
-    Passes again while it finds threads it has not pinned: one may have started a thread
-    from an unpinned thread during the previous pass.
+    Passes again while it finds threads it has not pinned: an unpinned thread may have started
+    one during the previous pass.
     """
-    while True:
-        unpinned = []
-        for thread in os.listdir("/proc/self/task"):
+    pinned: set[int] = set()
+    while threads := {int(thread) for thread in os.listdir("/proc/self/task")} - pinned:
+        for thread in threads:
             with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
-                if os.sched_getaffinity(int(thread)) != {core}:
-                    unpinned.append(int(thread))
-        if not unpinned:
-            return
-        for thread in unpinned:
-            with contextlib.suppress(ProcessLookupError):
                 os.sched_setaffinity(thread, {core})
+        pinned |= threads
 
 
 class PinToCore(WorkerPlugin):
