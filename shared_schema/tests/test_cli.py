@@ -15,7 +15,7 @@ runner = CliRunner()
 def test_validate_accepts_a_valid_dataset_with_exit_0(dataset_dir: Path):
     result = runner.invoke(app, ["validate", str(dataset_dir)])
     assert result.exit_code == 0
-    assert "is a valid lr-observables dataset (format 1.0.0): 8 run(s), 10,800 observable values" in result.output
+    assert "is a valid lr-observables dataset (format 1.1.0): 8 run(s), 10,800 observable values" in result.output
 
 
 def test_validate_explains_an_invalid_dataset_in_one_paragraph_with_exit_1(dataset_dir: Path):
@@ -40,7 +40,7 @@ def test_validate_of_a_truncated_file_shows_no_library_traceback(dataset_dir: Pa
 def test_info_lists_runs_rules_layers_checkpoints_statistics_and_version(dataset_dir: Path):
     result = runner.invoke(app, ["info", str(dataset_dir)])
     assert result.exit_code == 0, result.output
-    for expected in ("lr-observables 1.0.0", "runs            8 (complete 8; simulation 8)",
+    for expected in ("lr-observables 1.1.0", "runs            8 (complete 8; simulation 8)",
                      "adam 2, fa 2, ia 2, sgdm 2", "24 (3-3 per run)", "5-5 per run",
                      "statistics      all 45 (weight 21, act 21, grad 3)"):
         assert expected in result.output, expected

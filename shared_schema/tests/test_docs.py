@@ -13,4 +13,4 @@ def test_format_md_documents_every_column_of_every_table():
 
 
 def test_format_md_states_the_current_version():
-    assert "Format version: **1.0.0**" in FORMAT
+    assert "Format version: **1.1.0**" in FORMAT

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from shared_schema import (
     FormatError,
     concat_datasets,
+    encode_learning_curve,
+    parse_learning_curve,
     read_dataset,
     validate_dataset,
     write_dataset,
@@ -120,7 +122,7 @@ def test_write_creates_manifest_runs_and_observables(dataset_dir: Path):
     assert sorted(p.name for p in dataset_dir.iterdir()) == ["manifest.json", "observables.parquet",
                                                              "runs.parquet"]
     manifest = json.loads((dataset_dir / "manifest.json").read_text())
-    assert manifest["format"] == "lr-observables" and manifest["format_version"] == "1.0.0"
+    assert manifest["format"] == "lr-observables" and manifest["format_version"] == "1.1.0"
     assert manifest["producer"]["name"] == "shared_schema"
 
 
@@ -185,7 +187,7 @@ def test_a_newer_major_version_is_refused_naming_both_versions(dataset_dir: Path
     manifest["format_version"] = "2.1.0"
     (dataset_dir / "manifest.json").write_text(json.dumps(manifest))
     message = first_error(dataset_dir)
-    assert "format_version 2.1.0" in message and "1.0.0" in message and "upgrade shared_schema" in message
+    assert "format_version 2.1.0" in message and "1.1.0" in message and "upgrade shared_schema" in message
 
 
 def test_a_newer_minor_version_is_read_with_a_warning(dataset_dir: Path):
@@ -327,6 +329,41 @@ def test_a_run_listed_twice_is_refused(dataset_dir: Path):
 def test_hyperparameters_must_be_a_json_object(dataset_dir: Path):
     rewrite(dataset_dir, "runs.parquet", lambda t: set_column(t, "hyperparameters", ["lr=0.1"] * len(t)))
     assert "hyperparameters 'lr=0.1' is not a JSON object" in first_error(dataset_dir)
+
+
+def test_a_learning_curve_round_trips_and_reads_back_in_order(tmp_path: Path, small_dataset):
+    runs = small_dataset.runs.copy()
+    history = [{"epoch": 1, "metric": 0.5, "loss": 1.5, "step": 10}, {"epoch": 2, "metric": 0.75, "loss": float("nan")}]
+    runs["learning_curve"] = [encode_learning_curve(history)] + [None] * (len(runs) - 1)
+    write_dataset(tmp_path / "d", runs, small_dataset.observables)
+    back = read_dataset(tmp_path / "d").runs
+    assert parse_learning_curve(back["learning_curve"].iloc[0]) == [
+        {"epoch": 1.0, "metric": 0.5, "loss": 1.5}, {"epoch": 2.0, "metric": 0.75, "loss": None}]
+    assert parse_learning_curve(back["learning_curve"].iloc[1]) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0.5", "is not a JSON array"),
+    ('[{"metric": 0.5}]', "entry 0"),
+    ('[{"epoch": 1, "metric": "high"}]', "'metric' must be a number or null"),
+    ('[{"epoch": 2, "metric": 0.5}, {"epoch": 1, "metric": 0.6}]', "decrease"),
+])
+def test_a_malformed_learning_curve_is_refused_naming_run_and_row(dataset_dir: Path, text, expected):
+    def add(table: pa.Table) -> pa.Table:
+        return table.append_column("learning_curve", pa.array([None, text] + [None] * (len(table) - 2)))
+
+    rewrite(dataset_dir, "runs.parquet", add)
+    message = first_error(dataset_dir)
+    assert "column 'learning_curve', row 1" in message and "learning_curve of run" in message and expected in message
+
+
+def test_a_format_1_0_dataset_without_learning_curves_is_still_read(dataset_dir: Path):
+    manifest = json.loads((dataset_dir / "manifest.json").read_text())
+    manifest["format_version"] = "1.0.0"
+    (dataset_dir / "manifest.json").write_text(json.dumps(manifest))
+    report = validate_dataset(dataset_dir)
+    assert report.ok and not report.warnings
+    assert "learning_curve" not in read_dataset(dataset_dir).runs.columns
 
 
 def test_layers_with_two_positions_or_checkpoints_with_two_epochs_are_refused(tmp_path: Path, small_dataset):

@@ -10,6 +10,7 @@ from shared_schema.dataset import (
     write_dataset,
 )
 from shared_schema.errors import FormatError, Problem
+from shared_schema.learning_curve import encode_learning_curve, parse_learning_curve
 from shared_schema.measurement import FULL, MeasurementSetting, layer_statistics
 from shared_schema.names import (
     FUNCTIONS,
@@ -28,7 +29,7 @@ from shared_schema.pivot import Trajectories, pivot, unpivot
 from shared_schema.tables import FORMAT_NAME, FORMAT_VERSION
 from shared_schema.validate import ValidationReport, validate_dataset
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "FORMAT_NAME",
@@ -49,10 +50,12 @@ __all__ = [
     "Trajectories",
     "ValidationReport",
     "concat_datasets",
+    "encode_learning_curve",
     "from_legacy",
     "layer_positions",
     "layer_statistics",
     "observable_names",
+    "parse_learning_curve",
     "pivot",
     "read_dataset",
     "read_datasets",

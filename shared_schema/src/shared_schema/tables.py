@@ -16,7 +16,7 @@ import pyarrow as pa
 from shared_schema.names import FUNCTIONS, LAYER_POSITIONS, MEASURES, STATISTICS
 
 FORMAT_NAME = "lr-observables"
-FORMAT_VERSION = "1.0.0"
+FORMAT_VERSION = "1.1.0"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")  # no leading "." (no "..")
 SOURCES = ("simulation", "recording")
 STATUSES = ("complete", "diverged", "failed")
@@ -100,6 +100,9 @@ RUNS = Table(
         Column("final_metric", "float", "Task metric on held-out data at the end.",
                nullable=True),
         Column("metric_name", "string", "Name of final_metric (e.g. top1_accuracy).",
+               nullable=True),
+        Column("learning_curve", "string",
+               "JSON array of the run's evaluations in order: {epoch, metric, loss} (since 1.1.0).",
                nullable=True),
     ),
     extra_columns_allowed=True,

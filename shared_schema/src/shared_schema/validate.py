@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shared_schema.errors import FormatError, Problem
+from shared_schema.learning_curve import parse_learning_curve
 from shared_schema.manifest import read_manifest
 from shared_schema.names import OBSERVABLES
 from shared_schema.tables import (
@@ -328,6 +329,17 @@ def check_runs(runs: pd.DataFrame) -> list[Problem]:
                 column="hyperparameters", row=row,
             ))
             break
+    if "learning_curve" in runs.columns:
+        for row, text in enumerate(runs["learning_curve"]):
+            try:
+                parse_learning_curve(None if pd.isna(text) else text)
+            except ValueError as error:
+                problems.append(Problem(
+                    file, f"learning_curve of run {runs['run_id'].iloc[row]!r}: {error}",
+                    "write a JSON array such as '[{\"epoch\": 1, \"metric\": 0.5, \"loss\": 1.2}]' (null when none)",
+                    column="learning_curve", row=row,
+                ))
+                break
     unfinished = runs["status"].isin(["diverged", "failed"]) & runs["status_detail"].isna()
     if unfinished.any():
         row = _first_true(unfinished.to_numpy())
