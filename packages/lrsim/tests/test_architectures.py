@@ -22,6 +22,8 @@ NAMES = [
     "knet4_lrn",
     "knet5",
     "knet5_lrn",
+    "knet4_bn",
+    "knet5_bn",
 ]
 
 # torchvision.models.resnet18 / resnet34 (He et al. 2016 ImageNet ResNets), weights docs:
@@ -216,7 +218,37 @@ def test_builders_refuse_bad_arguments_with_the_fix():
         build_network("alexnet", (8, 8, 1), 10, projection_in_first_group=False)
 
 
+def test_knet_bn_variants_batch_normalise_after_every_pool_as_the_studys_use_bn_option():
+    network = build_network("knet5_bn", (8, 8, 1), 10, width=0.5)
+    names = [layer.name for layer in network.model.layers]
+    assert names[1:] == ["conv1", "pool1", "bn1", "relu1", "conv2", "pool2", "bn2", "conv3", "pool3", "bn3",
+                         "conv4", "pool4", "bn4", "flatten", "fc5"]
+    assert network.layer("conv1").layer.activation.__name__ == "linear"  # its ReLU follows its batch norm
+    assert [r.name for r in network.recorded] == [r.name for r in build_network("knet5", (8, 8, 1), 10).recorded]
+    assert not any("norm" in n for n in names)  # batch norm replaces LRN
+
+
 def test_knet_caffe_initializers_are_available():
     network = build_network("knet4", (32, 32, 3), 10, init="caffe")
     assert network.recorded[0].layer.kernel.numpy().std() == pytest.approx(1e-4, rel=0.1)
     assert network.recorded[1].layer.kernel.numpy().std() == pytest.approx(1e-2, rel=0.1)
+
+
+def test_twins_of_one_model_seed_start_from_the_same_w_and_the_feedback_rules_from_the_same_b():
+    from lrsim.rules import get_rule
+
+    def start(rule: str, seed: int = 3):
+        network = build_network("knet4_bn", (8, 8, 1), 10, seed=seed, credit=get_rule(rule).credit)
+        kernels = [r.layer.kernel.numpy() for r in network.recorded]
+        feedback = [r.layer.feedback.numpy() for r in network.recorded] if network.feedback_variables else None
+        return kernels, feedback
+
+    kernels, feedback = start("fa")
+    for rule in ("sgdm", "adam", "ia", "kp"):
+        other_kernels, other_feedback = start(rule)
+        assert all(np.array_equal(a, b) for a, b in zip(kernels, other_kernels, strict=True))
+        if other_feedback is not None:
+            assert all(np.array_equal(a, b) for a, b in zip(feedback, other_feedback, strict=True))
+    # B is drawn from the model seed, apart from W: another seed draws another B
+    assert not np.array_equal(feedback[0], start("fa", seed=4)[1][0])
+    assert not np.array_equal(feedback[0], np.transpose(kernels[0]) if kernels[0].ndim == 2 else kernels[0])

@@ -11,8 +11,8 @@ layers, its input adaptation and its parameter count at full size.
 | resnet18, resnet18v2 | `resnet` | 22 |
 | resnet34, resnet34v2 | `resnet` | 38 |
 | alexnet, alexnet_lrn | `alexnet` | 8 |
-| knet4, knet4_lrn | `knet` | 4 |
-| knet5, knet5_lrn | `knet` | 5 |
+| knet4, knet4_lrn, knet4_bn | `knet` | 4 |
+| knet5, knet5_lrn, knet5_bn | `knet` | 5 |
 """
 
 from __future__ import annotations
@@ -67,5 +67,7 @@ for _name, _builder in (
     ("knet4_lrn", knet.knet4_lrn),
     ("knet5", knet.knet5),
     ("knet5_lrn", knet.knet5_lrn),
+    ("knet4_bn", knet.knet4_bn),
+    ("knet5_bn", knet.knet5_bn),
 ):
     register_architecture(_name, _builder)
