@@ -15,7 +15,7 @@ from lrsim.cli import app
 from lrsim.rules import RULES
 from lrsim.run import RunError, execute_run, observation_steps
 from lrsim.spec import RunSpec
-from shared_schema import read_dataset, validate_dataset
+from shared_schema import parse_learning_curve, read_dataset, validate_dataset
 
 KNET4_LAYERS = 4
 
@@ -48,6 +48,15 @@ def test_a_two_epoch_knet4_digits_run_gives_a_valid_dataset_of_every_statistic(t
     epochs = data.trajectories().epochs[0]
     assert epochs[0] == 0.0 and epochs[-1] == 2.0 and np.all(np.diff(epochs) > 0)
     assert not (tmp_path / "run.partial").exists()
+
+
+def test_a_run_records_its_learning_curve_from_the_initialisation_to_its_final_metric(tmp_path: Path):
+    data = read_dataset(execute_run(tiny("fa", epochs=3), tmp_path / "run").path)
+    run = data.runs.iloc[0]
+    curve = parse_learning_curve(run["learning_curve"])
+    assert [p["epoch"] for p in curve] == [0.0, 1.0, 2.0, 3.0]
+    assert curve[0]["metric"] < 0.2 and curve[-1]["metric"] == pytest.approx(run["final_metric"])
+    assert all(p["loss"] > 0 for p in curve) and curve[-1]["loss"] == pytest.approx(run["final_loss"])
 
 
 def test_observation_points_span_the_schedule_from_initialisation():
@@ -110,6 +119,9 @@ def test_an_interrupted_run_resumes_to_the_same_dataset(tmp_path: Path, monkeypa
         execute_run(tiny("ia", epochs=4, checkpoints=7, record_units=3), tmp_path / "run", resume=True)
 
     resumed = read_dataset(execute_run(spec, tmp_path / "run", resume=True).path)
+    curves = [parse_learning_curve(d.runs["learning_curve"].iloc[0]) for d in (reference, resumed)]
+    assert [p["epoch"] for p in curves[1]] == [0.0, 1.0, 2.0, 3.0]
+    np.testing.assert_allclose([p["metric"] for p in curves[1]], [p["metric"] for p in curves[0]], atol=1e-6)
     a, b = comparable(reference.observables), comparable(resumed.observables)
     pd.testing.assert_frame_equal(a.drop(columns="value"), b.drop(columns="value"))
     np.testing.assert_allclose(b["value"], a["value"], rtol=1e-6, atol=1e-9, equal_nan=True)
@@ -185,6 +197,7 @@ def test_the_cli_runs_and_summarises(tmp_path: Path):
         "--checkpoints", "5", "--batch-size", "64", "--probe-size", "16", "--measure", "units=3"])
     assert result.exit_code == 0, result.output
     assert "complete: trained 2 epochs" in result.output and "5 checkpoints observed" in result.output
+    assert "target of fa on knet4 x digits: top1_accuracy >= 0.85 at width 1/2" in " ".join(result.output.split())
     assert set(read_dataset(tmp_path / "cli").observables["measurement"].astype(str)) == {"all", "units=3"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -79,8 +80,9 @@ def run(
     model_seed: Annotated[str, typer.Option(help="Initialisation seed, or 'none' (drawn and recorded).")] = "0",
     dataset_seed: Annotated[str, typer.Option(help="Data-order seed, or 'none' (drawn and recorded).")] = "0",
     lr: Annotated[float | None, typer.Option(
-        help="Base learning rate at batch size 256, rescaled linearly with --batch-size "
-        "(default: the architecture's, lrsim.training.BASE_LEARNING_RATES).")] = None,
+        help="Base learning rate at batch size 256, rescaled to --batch-size (linearly for SGD, by the square root "
+        "for Adam). Default: the rate `lrsim tune` chose for this task, architecture and rule "
+        "(lrsim/regimes.json), else the architecture's (lrsim.training.BASE_LEARNING_RATES).")] = None,
     schedule: Annotated[str, typer.Option(help="Learning-rate schedule: constant, step (x0.1 at 30/60/90%), cosine.")
                         ] = "constant",
     measure: Annotated[list[str] | None, typer.Option(
@@ -121,6 +123,13 @@ def run(
     colour = "green" if outcome.status == "complete" else "yellow"
     metric = "" if outcome.final_metric is None else f", {outcome.metric_name} {outcome.final_metric:.3f}"
     console.print(f"[{colour}]{outcome.status}[/{colour}]: {outcome.detail}{metric}", highlight=False)
+    from lrsim.regime import TARGET_SETTINGS, target_for
+
+    target = target_for(task, arch, rule)
+    if target is not None and outcome.final_metric is not None:
+        verdict = "met" if outcome.final_metric >= target else "not met"
+        console.print(f"target of {rule} on {arch} x {task}: {outcome.metric_name} >= {target:.2f} at "
+                      f"{TARGET_SETTINGS}; this run: {outcome.final_metric:.3f}, {verdict}", highlight=False)
     if outcome.seconds:
         console.print(f"{outcome.checkpoints} checkpoints observed in {outcome.seconds:.1f} s "
                       f"({100 * share:.1f}% of it measuring observables)", highlight=False)
@@ -173,6 +182,67 @@ def sweep(
     if report.count("failed"):
         console.print(f"failures and their tracebacks: {out / 'failed'}", highlight=False)
     typer.echo(str(report.merged))
+
+
+@app.command()
+@friendly_errors
+def tune(
+    out: Annotated[Path, typer.Option(help="Directory for trials.jsonl (resumable) and the chosen regimes.json.")],
+    task: Annotated[list[str] | None, typer.Option(help="Task(s) to tune (repeatable).")] = None,
+    arch: Annotated[list[str] | None, typer.Option("--arch", help="Architecture(s) to tune (repeatable).")] = None,
+    rule: Annotated[list[str] | None, typer.Option(help="Rule(s) to tune (repeatable; default all).")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per trial.")] = 15,
+    width: Annotated[float, typer.Option(help="Width multiplier of every architecture but the ResNets.")] = 0.5,
+    resnet_width: Annotated[float, typer.Option(help="Width multiplier of the ResNets.")] = 0.125,
+    batch_size: Annotated[int, typer.Option(help="Batch size the rates are tuned at.")] = 32,
+    seeds: Annotated[int, typer.Option(help="Seeds per rate (model and data-order seeds 0..N-1).")] = 3,
+    grid: Annotated[str, typer.Option(
+        help="Grid steps k: rates are the untuned rate x 2**k (comma-separated); a best rate at an edge grows the "
+        "grid that way, up to --extend times.")] = "-2,-1,0,1,2",
+    extend: Annotated[int, typer.Option(help="How often a grid may grow past an edge.")] = 2,
+    workers: Annotated[int | None, typer.Option(help="Trials run side by side (default: cores).")] = None,
+    merge_into: Annotated[Path | None, typer.Option(
+        help="Also merge the chosen rates into this regime table, e.g. packages/lrsim/src/lrsim/regimes.json "
+        "(the one lrsim ships).")] = None,
+) -> None:
+    """Choose each (task, architecture, rule)'s learning rate: a log-grid search over seeds (resumable)."""
+    from lrsim.rules import RULES
+    from lrsim.tune import TuneSettings, merge_tables
+    from lrsim.tune import tune as run_tune
+
+    try:
+        steps = tuple(int(k) for k in grid.split(","))
+    except ValueError:
+        raise ValueError(f"--grid takes comma-separated integers such as -2,-1,0,1,2, not {grid!r}") from None
+    if seeds < 1:
+        raise ValueError("--seeds must be at least 1")
+    tasks, archs, rules = task or ["digits"], arch or ["knet4"], rule or list(RULES)
+    combinations = [(t, a, r) for t in tasks for a in archs for r in rules]
+    widths = {a: resnet_width for a in archs if a.startswith("resnet")}
+    settings = TuneSettings(epochs=epochs, width=width, batch_size=batch_size, seeds=tuple(range(seeds)),
+                            steps=steps, extend=extend, widths=widths)
+    console.print(f"tune {len(combinations)} combination(s) x {len(steps)}+ rates x {seeds} seeds, {epochs} epochs, "
+                  f"batch {batch_size}; trials in {out / 'trials.jsonl'}", highlight=False)
+    with _progress() as bar:
+        job = bar.add_task("trials", total=None, status="")
+
+        def on_update(done: int, planned: int, record) -> None:
+            status = "" if record is None else (
+                f"last: {record['architecture']} {record['rule']} lr {record['learning_rate']:.3g} "
+                f"seed {record['seed']}: {record['final_metric'] or 0:.3f}")
+            bar.update(job, total=planned, completed=done, status=status)
+
+        path = run_tune(combinations, out, settings, workers=workers, command=" ".join(["lrsim", *sys.argv[1:]]),
+                        on_update=on_update)
+    table = json.loads(path.read_text())
+    for entry in table["rates"]:
+        typer.echo(f"{entry['task']:>14} {entry['architecture']:>10} {entry['rule']:>5}  "
+                   f"lr {entry['learning_rate']:.4g} at batch {entry['batch_size']}  "
+                   f"worst seed {entry['score']:.3f}  mean {entry['mean']:.3f}")
+    if merge_into is not None:
+        merge_tables(path, merge_into)
+        console.print(f"merged into {merge_into}", highlight=False)
+    typer.echo(str(path))
 
 
 @app.command()

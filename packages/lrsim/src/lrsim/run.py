@@ -36,7 +36,7 @@ from lrsim.observables.collect import measure, rows
 from lrsim.spec import RunSpec
 from lrsim.tasks import get_task
 from lrsim.training import Progress, TrainConfig, Trainer
-from shared_schema import read_dataset, write_dataset
+from shared_schema import encode_learning_curve, read_dataset, write_dataset
 
 PROBE_SEED = 0
 #: the observables' row labels in OUT.partial/observations: the same at every point of a run
@@ -259,6 +259,7 @@ def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig,
         "hyperparameters": [json.dumps(hyperparameters)],
         "final_loss": [result.final_loss], "final_metric": [result.final_metric],
         "metric_name": [result.metric_name],
+        "learning_curve": [encode_learning_curve(result.learning_curve)],
     })
     write_dataset(out, runs, observables, units=units, producer=("lrsim", lrsim.__version__),
                   description=f"lrsim run {spec.run_id}")

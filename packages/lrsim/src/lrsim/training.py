@@ -23,9 +23,10 @@ Usage::
     trainer.network.recorded                             # what the observables measure
     result = trainer.fit(observe_at=[0, 50, 100], on_observe=measure, on_progress=bar)
 
-Learning rate: ``lr = base * batch_size / 256`` (the linear scaling rule, Goyal et al. 2017),
-with `base` from `BASE_LEARNING_RATES` for the architecture and the rule's optimizer family,
-then a schedule over the run's steps: "constant", "step" (x0.1 after 30%, 60% and 90% of the
+Learning rate: the rate `lrsim tune` chose for the (task, architecture, rule) where the shipped
+regime table has one, else `base` from `BASE_LEARNING_RATES` at batch 256, rescaled to the
+batch size linearly for SGD (Goyal et al. 2017) and by the square root for Adam
+(`lrsim.regime`), then a schedule over the run's steps: "constant", "step" (x0.1 after 30%, 60% and 90% of the
 steps) or "cosine" (to zero at the last step).
 
 Checkpoints (`lrsim.checkpoints`) are written at the end of every epoch, after the
@@ -57,6 +58,7 @@ from lrsim.checkpoints import (
     prune_checkpoints,
     save_checkpoint,
 )
+from lrsim.regime import batch_scaling, tuned_rate
 from lrsim.rules import RULES, get_rule
 from lrsim.spec import SCHEDULES
 from lrsim.tasks.base import Task
@@ -97,23 +99,32 @@ BASE_LEARNING_RATES: dict[str, dict[str, float]] = {
     "knet4_lrn": {"sgd_momentum": 0.1, "adam": 1e-3},
     "knet5": {"sgd_momentum": 0.1, "adam": 1e-3},
     "knet5_lrn": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "knet4_bn": {"sgd_momentum": 0.1, "adam": 1e-3},
+    "knet5_bn": {"sgd_momentum": 0.1, "adam": 1e-3},
 }
 
 _STEP_FRACTIONS = (0.3, 0.6, 0.9)
 
 
-def learning_rate(architecture: str, optimizer: str, batch_size: int, base_learning_rate: float | None = None) -> float:
-    """``base * batch_size / 256``, base from the table unless `base_learning_rate` is given."""
-    if base_learning_rate is None:
-        if architecture not in BASE_LEARNING_RATES:
-            raise KeyError(
-                f"no base learning rate for architecture {architecture!r}; add it to "
-                "lrsim.training.BASE_LEARNING_RATES or pass base_learning_rate"
-            )
-        base = BASE_LEARNING_RATES[architecture][optimizer]
-    else:
-        base = float(base_learning_rate)
-    return base * batch_size / REFERENCE_BATCH_SIZE
+def learning_rate(architecture: str, optimizer: str, batch_size: int, base_learning_rate: float | None = None,
+                  *, task: str | None = None, rule: str | None = None) -> float:
+    """The initial learning rate of a run at `batch_size`.
+
+    `base_learning_rate` (at batch 256) when given; else the rate `lrsim tune` chose for (task,
+    architecture, rule), when the shipped regime table has it; else `BASE_LEARNING_RATES`.
+    Rescaled to `batch_size` linearly for SGD and by the square root for Adam (`lrsim.regime`).
+    """
+    if base_learning_rate is not None:
+        return float(base_learning_rate) * batch_scaling(optimizer, batch_size, REFERENCE_BATCH_SIZE)
+    tuned = tuned_rate(task, architecture, rule) if task is not None and rule is not None else None
+    if tuned is not None:
+        return tuned.learning_rate * batch_scaling(optimizer, batch_size, tuned.batch_size)
+    if architecture not in BASE_LEARNING_RATES:
+        raise KeyError(
+            f"no base learning rate for architecture {architecture!r}; add it to "
+            "lrsim.training.BASE_LEARNING_RATES or pass base_learning_rate"
+        )
+    return BASE_LEARNING_RATES[architecture][optimizer] * batch_scaling(optimizer, batch_size, REFERENCE_BATCH_SIZE)
 
 
 def learning_rate_schedule(
@@ -137,7 +148,7 @@ def learning_rate_schedule(
 class TrainConfig:
     """What to train: everything that determines the run's trajectory, plus bookkeeping.
 
-    `base_learning_rate` is at batch size 256 (None: `BASE_LEARNING_RATES`). Seeds set to
+    `base_learning_rate` is at batch size 256 (None: the tuned rate, else `BASE_LEARNING_RATES`). Seeds set to
     None are drawn at the start and recorded. `rule_options` and `architecture_options` are
     keyword arguments of `get_rule` and `build_network` (JSON values).
     """
@@ -213,7 +224,19 @@ class TrainResult:
     epochs_completed: int
     global_step: int
     learning_rate: float  # initial learning rate after batch-size scaling
-    history: tuple[dict[str, Any], ...]  # per epoch: epoch, step, loss, metric
+    history: tuple[dict[str, Any], ...]  # per epoch: epoch, step, loss, metric, evaluated
+    initial_metric: float | None = None  # the task metric before any update
+    initial_loss: float | None = None  # the task loss before any update (first batches, inference mode)
+
+    @property
+    def learning_curve(self) -> list[dict[str, Any]]:
+        """The evaluations in order: the initialisation (epoch 0), then each evaluated epoch."""
+        start = [] if self.initial_metric is None else [
+            {"epoch": 0.0, "metric": self.initial_metric, "loss": self.initial_loss}]
+        return start + [
+            {"epoch": float(h["epoch"]), "metric": h["metric"], "loss": h["loss"]}
+            for h in self.history if h.get("evaluated", True)
+        ]
 
 
 def make_train_step(
@@ -330,7 +353,8 @@ class Trainer:
         )
         self.model = self.network.model
         self.learning_rate = learning_rate(
-            config.architecture, self.rule.optimizer, config.batch_size, config.base_learning_rate
+            config.architecture, self.rule.optimizer, config.batch_size, config.base_learning_rate,
+            task=task.name, rule=config.rule,
         )
         self.optimizer = self.rule.make_optimizer(
             learning_rate_schedule(config.schedule, self.learning_rate, self.total_steps)
@@ -341,6 +365,10 @@ class Trainer:
         self.global_step = 0
         self.epochs_completed = 0
         self.history: list[dict[str, Any]] = []
+        #: the task metric before any update (None until `fit` measures it)
+        self.initial_metric: float | None = None
+        #: the mean task loss of the first training batches before any update (inference mode)
+        self.initial_loss: float | None = None
         self._restored = state is not None
         if state is not None:
             self._restore(found, *state)
@@ -396,6 +424,8 @@ class Trainer:
         self.global_step = int(meta["global_step"])
         self.epochs_completed = int(meta["epochs_completed"])
         self.history = list(meta.get("history", []))
+        self.initial_metric = meta.get("initial_metric")
+        self.initial_loss = meta.get("initial_loss")
 
     def save(self) -> Path:
         """Write the checkpoint of the current epoch boundary (atomically)."""
@@ -410,6 +440,8 @@ class Trainer:
             "global_step": self.global_step,
             "steps_per_epoch": self.steps_per_epoch,
             "history": self.history,
+            "initial_metric": self.initial_metric,
+            "initial_loss": self.initial_loss,
             "layout": self._layout(),
             "paths": {group: [v.path for v in variables] for group, variables in self._variables().items()},
         }
@@ -439,6 +471,9 @@ class Trainer:
         pending = self._pending_observations(observe_at, on_observe)
         if progress_every < 1:
             raise ValueError(f"progress_every must be a positive integer, got {progress_every!r}")
+        if self.global_step == 0 and self.initial_metric is None:
+            self.initial_metric = float(self.task.evaluate(self.model))
+            self.initial_loss = self._initial_loss()
         metric = self.history[-1]["metric"] if self.history else None
         start_time, start_step = time.perf_counter(), self.global_step
         window: list[float] = []
@@ -490,7 +525,8 @@ class Trainer:
                 )
             self.epochs_completed = epoch + 1
             last = self.epochs_completed == self.config.epochs
-            if last or self.epochs_completed % self.config.evaluate_every == 0:
+            evaluated = last or self.epochs_completed % self.config.evaluate_every == 0
+            if evaluated:
                 metric = float(self.task.evaluate(self.model))
             self.history.append(
                 {
@@ -498,6 +534,7 @@ class Trainer:
                     "step": self.global_step,
                     "loss": float(np.mean(losses)),
                     "metric": metric,
+                    "evaluated": evaluated,
                 }
             )
             if self.checkpoint_dir is not None:
@@ -505,6 +542,11 @@ class Trainer:
             report()
         final_loss = self.history[-1]["loss"] if self.history else None
         return self._result("complete", f"trained {self.config.epochs} epochs", final_loss, metric)
+
+    def _initial_loss(self, batches: int = 10) -> float:
+        """Mean task loss (inference mode) of the first `batches` training batches of epoch 0."""
+        data = self.task.train_batches(self.config.batch_size, self.dataset_seed, 0).take(batches)
+        return float(np.mean([float(self.task.loss(self.model, batch, training=False)) for batch in data]))
 
     def _pending_observations(
         self, observe_at: Sequence[int], on_observe: Callable[[int, int, float], None] | None
@@ -554,6 +596,8 @@ class Trainer:
             global_step=self.global_step,
             learning_rate=self.learning_rate,
             history=tuple(self.history),
+            initial_metric=self.initial_metric,
+            initial_loss=self.initial_loss,
         )
 
 
