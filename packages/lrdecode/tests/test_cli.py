@@ -104,3 +104,19 @@ def test_listing_classifiers_and_module_entry_point():
     completed = subprocess.run([sys.executable, "-m", "lrdecode", "--version"], capture_output=True, text=True,
                                check=True)
     assert completed.stdout.strip() == "lrdecode 0.1.0"
+
+
+def test_min_metric_says_how_many_runs_it_left_out(tmp_path: Path):
+    from shared_schema import Dataset
+    from shared_schema.synthetic import synthetic_dataset
+
+    from .conftest import write
+
+    dataset = synthetic_dataset(runs_per_rule=4, n_layers=3, n_checkpoints=4, seed=3)
+    runs = dataset.runs.copy()
+    runs["final_metric"] = [0.1 if i % 4 == 0 else 0.9 for i in range(len(runs))]
+    data = write(tmp_path / "data", Dataset(runs, dataset.observables))
+    result = invoke("evaluate", data, "-c", "logreg", "--splits", "2", "--min-metric", "0.5", "--out", tmp_path / "r",
+                    "-q")
+    assert "--min-metric 0.5 left out 4 run(s) whose final metric is below it or missing; 12 run(s) remain" in (
+        result.output.replace("\n", " "))

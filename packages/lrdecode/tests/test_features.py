@@ -189,3 +189,28 @@ def test_several_datasets_are_decoded_as_one(tmp_path: Path):
                      "c_")
     with pytest.raises(DecodeError, match="cannot line up the trajectories"):
         load([tmp_path / "a", write(tmp_path / "c", longer)])
+
+
+def _with_final_metrics(tmp_path: Path, metrics: list[float | None]) -> Path:
+    dataset = synthetic_dataset(runs_per_rule=2, n_layers=3, n_checkpoints=4, seed=3)
+    runs = dataset.runs.copy()
+    runs["final_metric"] = metrics
+    runs.loc[len(runs) - 1, ["source", "learning_rule"]] = ["recording", None]
+    return write(tmp_path / "data", Dataset(runs, dataset.observables))
+
+
+def test_min_metric_leaves_out_simulated_runs_that_did_not_learn_and_keeps_recordings(tmp_path: Path):
+    path = _with_final_metrics(tmp_path, [0.95, 0.12, 0.90, None, 0.97, 0.88, 0.91, None])
+    loaded = load(path, min_metric=0.5)
+    kept = set(loaded.trajectories.examples["run_id"].astype(str))
+    assert len(kept) == 6 and loaded.excluded["reason"].tolist() == ["final metric 0.120 < 0.5", "missing final metric"]
+    assert str(sorted(kept)[-1]).startswith("run0007")  # the recording, with no metric, stays
+    assert len(set(load(path).trajectories.examples["run_id"])) == 8
+
+
+def test_min_metric_without_metrics_or_above_every_run_is_refused_with_the_fix(tmp_path: Path, small_dir: Path):
+    with pytest.raises(DecodeError, match="needs the final_metric column"):
+        load(small_dir, min_metric=0.5)
+    path = _with_final_metrics(tmp_path, [0.2] * 8)
+    with pytest.raises(DecodeError, match=r"no simulated run reached the final metric 0.9 \(best: 0.2\)"):
+        load(path, min_metric=0.9)

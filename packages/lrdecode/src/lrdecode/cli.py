@@ -77,6 +77,9 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory for the res
 IncompleteOpt = Annotated[bool, typer.Option(
     "--include-incomplete", help="Also decode runs that diverged or failed (their trajectories are shorter).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+MinMetricOpt = Annotated[float | None, typer.Option(
+    help="Leave out simulated runs whose final task metric (runs.parquet final_metric) is below this: networks "
+    "that did not learn. Recordings are kept.")]
 
 
 def _fail(message: str) -> None:
@@ -158,16 +161,21 @@ def reporter(quiet: bool) -> Iterator[Reporter]:
 
 
 def _load(data: list[Path], where: list[str] | None, measurement: list[str] | None,
-          include_incomplete: bool) -> LoadedData:
+          include_incomplete: bool, min_metric: float | None = None) -> LoadedData:
     from lrdecode.data import load, parse_where
 
     loaded = load(data, where=parse_where(where or []), measurements=measurement or None,
-                  include_incomplete=include_incomplete)
-    if len(loaded.excluded):
-        reasons = loaded.excluded["reason"].value_counts()
-        typer.secho(f"note: left out {len(loaded.excluded)} run(s) that did not complete ("
-                    + ", ".join(f"{n} {r}" for r, n in reasons.items()) + "); --include-incomplete keeps them",
-                    err=True, fg=typer.colors.YELLOW)
+                  include_incomplete=include_incomplete, min_metric=min_metric)
+    reasons = loaded.excluded["reason"].value_counts()
+    unfinished = sum(n for r, n in reasons.items() if r.startswith("status"))
+    if unfinished:
+        typer.secho(f"note: left out {unfinished} run(s) that did not complete ("
+                    + ", ".join(f"{n} {r}" for r, n in reasons.items() if r.startswith("status"))
+                    + "); --include-incomplete keeps them", err=True, fg=typer.colors.YELLOW)
+    if min_metric is not None:
+        unlearned = len(loaded.excluded) - unfinished
+        typer.secho(f"note: --min-metric {min_metric:g} left out {unlearned} run(s) whose final metric is below it "
+                    f"or missing; {loaded.n_runs} run(s) remain", err=True, fg=typer.colors.YELLOW)
     return loaded
 
 
@@ -240,6 +248,7 @@ def evaluate(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Accuracy, balanced accuracy, d' and confusion matrices of classifiers on measures.
@@ -248,7 +257,7 @@ def evaluate(
     """
     from lrdecode.analyses import evaluate_measures
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = evaluate_measures(loaded, measures=[m.value for m in measure or [Measure.all]], statistics=statistic,
@@ -277,12 +286,13 @@ def generalize(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Generalisation: train on every other level of a factor, test on the held-out one."""
     from lrdecode.analyses import held_out
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = held_out(loaded, factor=hold_out, measure=measure.value, statistics=statistic,
@@ -311,6 +321,7 @@ def importance(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Importance of each statistic (Gini summed over the trajectory; permutation).
@@ -322,7 +333,7 @@ def importance(
 
     if split == SplitChoice.both:
         raise DecodeError("importance takes one split kind", "pass --split paper or --split grouped")
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         result = run_importance(loaded, measure=measure.value, statistics=statistic, classifier=classifier,
@@ -356,12 +367,13 @@ def pairwise(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Two-way accuracy for every pair of rules (paper Fig. S1)."""
     from lrdecode.analyses import pairwise as run_pairwise
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = run_pairwise(loaded, measure=measure.value, statistics=statistic, classifiers=classifier or ["rf"],
@@ -389,12 +401,13 @@ def averaged(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Control: decode from trajectory means, beside the full trajectories."""
     from lrdecode.analyses import trajectory_averaged
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, classifier or ["rf"])
     with reporter(quiet) as bars:
         result = trajectory_averaged(loaded, measures=[m.value for m in measure or [Measure.all]],
@@ -488,6 +501,7 @@ def subsample(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Trajectory subsampling (paper Fig. 4a): accuracy for subsample periods x numbers of samples.
@@ -496,7 +510,7 @@ def subsample(
     """
     from lrdecode.analyses import trajectory_subsampling
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         result = trajectory_subsampling(loaded, periods=period or [1, 2, 5], sample_counts=samples or None,
@@ -529,6 +543,7 @@ def consecutive(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Consecutive thirds (paper Fig. 4b, S6): train on the early, middle or late third, test on each.
@@ -537,7 +552,7 @@ def consecutive(
     """
     from lrdecode.analyses import consecutive_portions
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         result = consecutive_portions(loaded, measures=[m.value for m in measure or [Measure.all]],
@@ -587,12 +602,13 @@ def units_noise_command(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Unit subsampling x measurement noise (paper Fig. 5): an accuracy heatmap per measure."""
     from lrdecode.analyses import units_noise
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         result = units_noise(loaded, source=source.value, units=_list(units, "--units"),
@@ -641,6 +657,7 @@ def plan(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Expected accuracy of a planned experiment, and the tradeoff surface around it.
@@ -651,7 +668,7 @@ def plan(
     """
     from lrdecode.analyses import plan_experiment
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
         result = plan_experiment(loaded, n_units=units, sessions=sessions, spacing=spacing, noise_std=noise,
@@ -690,6 +707,7 @@ def fit(
     exhaustive: ExhaustiveOpt = False,
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
     quiet: QuietOpt = False,
     match: Annotated[Path | None, typer.Option(
         "--match", help="A recording dataset (from `lrdecode ingest`): train on DATA reduced to its limits (same "
@@ -720,7 +738,7 @@ def fit(
     from lrdecode.decoder import fit_decoder
     from lrdecode.model_files import save_model
 
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     if match is not None:
         _fit_matched(loaded, match, out, classifier=classifier, statistic=statistic, area=match_area, noise=noise,
@@ -751,6 +769,7 @@ def predict(
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     include_incomplete: IncompleteOpt = False,
+    min_metric: MinMetricOpt = None,
 ) -> None:
     """Predict the learning rule of every run in the data, with probabilities.
 
@@ -762,7 +781,7 @@ def predict(
     from lrdecode.results import atomic_write
 
     model = load_model(model_file)
-    loaded = _load(data, where, measurement, include_incomplete)
+    loaded = _load(data, where, measurement, include_incomplete, min_metric)
     if "match" in model.training:
         _predict_matched(model, loaded, out)
         return

@@ -72,17 +72,38 @@ def select_runs(runs: pd.DataFrame, where: Mapping[str, object | Sequence[object
     return runs[keep].reset_index(drop=True)
 
 
+def _learned(runs: pd.DataFrame, min_metric: float) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """The runs that reached `min_metric` (and every recording), and a reason for each simulated run left out."""
+    if "final_metric" not in runs:
+        raise DecodeError("--min-metric needs the final_metric column of runs.parquet, which this data lacks",
+                          "leave --min-metric out, or decode data that records each run's final task metric")
+    metric = pd.to_numeric(runs["final_metric"], errors="coerce")
+    simulated = runs["source"].astype(str) == "simulation"
+    low = simulated & ~(metric >= min_metric)
+    if simulated.any() and low.sum() == simulated.sum():
+        raise DecodeError(f"no simulated run reached the final metric {min_metric:g} (best: "
+                          f"{metric[simulated].max():.3g})",
+                          "lower --min-metric, or train the networks longer")
+    reasons = [{"run_id": r, "reason": "missing final metric" if pd.isna(m) else
+                f"final metric {m:.3f} < {min_metric:g}"}
+               for r, m in zip(runs.loc[low, "run_id"].astype(str), metric[low], strict=True)]
+    return runs[~low], reasons
+
+
 def load(
     paths: Sequence[str | Path] | str | Path,
     *,
     where: Mapping[str, object | Sequence[object]] | None = None,
     measurements: Sequence[str] | None = None,
     include_incomplete: bool = False,
+    min_metric: float | None = None,
 ) -> LoadedData:
     """Read one or more datasets as one, keep the selected runs and measurement settings.
 
     Runs whose status is not ``complete`` (diverged, failed) are set aside unless asked for:
-    their trajectories stop early, and the paper decoded finished runs only.
+    their trajectories stop early, and the paper decoded finished runs only. With
+    `min_metric`, simulated runs whose ``final_metric`` is below it or missing are set aside
+    too (networks that did not learn); recordings are kept.
     """
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
     if not paths:
@@ -101,6 +122,9 @@ def load(
         if runs.empty:
             raise DecodeError("no run in the data has status 'complete'",
                               "decode finished runs, or pass include_incomplete (--include-incomplete)")
+    if min_metric is not None:
+        runs, unlearned = _learned(runs, float(min_metric))
+        excluded += unlearned
     if where:
         runs = select_runs(runs.reset_index(drop=True), where)
     dataset = dataset.restrict_to_runs(runs.reset_index(drop=True))
