@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -57,6 +58,16 @@ def test_a_run_records_its_learning_curve_from_the_initialisation_to_its_final_m
     assert [p["epoch"] for p in curve] == [0.0, 1.0, 2.0, 3.0]
     assert curve[0]["metric"] < 0.2 and curve[-1]["metric"] == pytest.approx(run["final_metric"])
     assert all(p["loss"] > 0 for p in curve) and curve[-1]["loss"] == pytest.approx(run["final_loss"])
+
+
+def test_a_rule_option_reaches_the_rule_and_is_recorded_with_the_run(tmp_path: Path):
+    spec = tiny("ia", epochs=1, checkpoints=2, rule_options=(("alpha", 0.02),))
+    run = read_dataset(execute_run(spec, tmp_path / "run").path).runs.iloc[0]
+    hyperparameters = json.loads(run["hyperparameters"])
+    assert hyperparameters["spec"]["rule_options"] == [["alpha", 0.02]]
+    assert hyperparameters["rule_options_used"] == {"alpha": 0.02, "beta": 1e-3, "gamma": 1e-3}
+    with pytest.raises(RunError, match=r"other settings \(rule_options: asked \(\), recorded \(\('alpha', 0.02\),\)"):
+        execute_run(tiny("ia", epochs=1, checkpoints=2), tmp_path / "run", resume=True)
 
 
 def test_observation_points_span_the_schedule_from_initialisation():
@@ -197,7 +208,8 @@ def test_the_cli_runs_and_summarises(tmp_path: Path):
         "--checkpoints", "5", "--batch-size", "64", "--probe-size", "16", "--measure", "units=3"])
     assert result.exit_code == 0, result.output
     assert "complete: trained 2 epochs" in result.output and "5 checkpoints observed" in result.output
-    assert "target of fa on knet4 x digits: top1_accuracy >= 0.85 at width 1/2" in " ".join(result.output.split())
+    assert ("target of fa on knet4 x digits (width 1/2, 15 epochs, batch 32): top1_accuracy >= 0.85; this run"
+            in " ".join(result.output.split()))
     assert set(read_dataset(tmp_path / "cli").observables["measurement"].astype(str)) == {"all", "units=3"}
 
 

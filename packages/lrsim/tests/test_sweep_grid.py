@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -81,3 +82,19 @@ def test_per_architecture_widths_and_learning_rates_override_the_sweep_defaults(
     specs = {s.architecture: s for s in load_sweep(path).specs}
     assert (specs["knet4"].width, specs["knet4"].base_lr) == (0.5, 0.05)
     assert (specs["resnet18"].width, specs["resnet18"].base_lr) == (0.125, None)
+
+
+def test_rule_options_reach_only_their_rule_and_bad_ones_are_named(tmp_path: Path):
+    base = ('rules = ["fa", "ia"]\nbatch_sizes = [32]\n[[tasks]]\nname = "digits"\narchitectures = ["knet4_bn"]\n')
+    good = tmp_path / "good.toml"
+    good.write_text(base + "[rule_options.ia]\nalpha = 0.02\nbeta = 0.01\n")
+    specs = {s.rule: s for s in load_sweep(good).specs}
+    assert specs["ia"].rule_options == (("alpha", 0.02), ("beta", 0.01)) and specs["fa"].rule_options == ()
+    assert RunSpec.from_json(specs["ia"].to_json()) == specs["ia"]
+    for extra, message in (("[rule_options.ia]\nalphax = 1.0\n", "does not accept the options ['alphax']"),
+                           ("[rule_options.kp]\ndecay = 0.1\n", "names a rule the sweep does not run"),
+                           ("[rule_options.ia]\nalpha = -1.0\n", "coefficient alpha must be >= 0")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(base + extra)
+        with pytest.raises(SweepError, match=re.escape(message)):
+            load_sweep(bad)

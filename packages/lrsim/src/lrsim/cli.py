@@ -65,6 +65,27 @@ def _progress() -> Progress:
     )
 
 
+def _rule_options(rule: str, items: list[str]) -> tuple[tuple[str, float], ...]:
+    """NAME=VALUE items as the rule's coefficients, checked against the rule."""
+    options = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            options[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--rule-option {item!r}: write NAME=NUMBER, e.g. alpha=0.02")
+    if options:
+        from lrsim.rules import get_rule
+
+        try:
+            get_rule(rule, **options)
+        except TypeError as error:
+            raise ValueError(str(error)) from None
+    return tuple(sorted(options.items()))
+
+
 @app.command()
 @friendly_errors
 def run(
@@ -88,6 +109,9 @@ def run(
     measure: Annotated[list[str] | None, typer.Option(
         help="A simulated instrument, e.g. 'units=0.1,noise=0.5' (repeatable); the ideal one is always recorded.")
     ] = None,
+    rule_option: Annotated[list[str] | None, typer.Option(
+        help="A coefficient of the rule, NAME=VALUE (repeatable), e.g. --rule-option alpha=0.02 for ia; "
+        "default: the rule's own.")] = None,
     record_units: Annotated[int, typer.Option(help="Also store the responses of N fixed units per layer.")] = 0,
     probe_size: Annotated[int, typer.Option(help="Held-out probe inputs the observables are measured on.")] = 128,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.partial.")] = False,
@@ -107,7 +131,7 @@ def run(
     spec = RunSpec(rule=rule, architecture=arch, task=task, batch_size=batch_size, model_seed=parse_seed(model_seed),
                    dataset_seed=parse_seed(dataset_seed), width=width, epochs=epochs, checkpoints=checkpoints,
                    base_lr=lr, schedule=schedule, measurements=tuple(measure or ()), record_units=record_units,
-                   probe_size=probe_size)
+                   probe_size=probe_size, rule_options=_rule_options(rule, rule_option or []))
     console.print(f"run [bold]{spec.run_id}[/bold]: {rule} on {arch} (width {width:g}) x {task}, {epochs} epochs, "
                   f"batch {batch_size}, {checkpoints} checkpoints", highlight=False)
     with _progress() as bar:
@@ -123,13 +147,13 @@ def run(
     colour = "green" if outcome.status == "complete" else "yellow"
     metric = "" if outcome.final_metric is None else f", {outcome.metric_name} {outcome.final_metric:.3f}"
     console.print(f"[{colour}]{outcome.status}[/{colour}]: {outcome.detail}{metric}", highlight=False)
-    from lrsim.regime import TARGET_SETTINGS, target_for
+    from lrsim.regime import target_for, target_settings
 
     target = target_for(task, arch, rule)
     if target is not None and outcome.final_metric is not None:
         verdict = "met" if outcome.final_metric >= target else "not met"
-        console.print(f"target of {rule} on {arch} x {task}: {outcome.metric_name} >= {target:.2f} at "
-                      f"{TARGET_SETTINGS}; this run: {outcome.final_metric:.3f}, {verdict}", highlight=False)
+        console.print(f"target of {rule} on {arch} x {task} ({target_settings(arch)}): {outcome.metric_name} >= "
+                      f"{target:.2f}; this run {outcome.final_metric:.3f}: {verdict}", highlight=False)
     if outcome.seconds:
         console.print(f"{outcome.checkpoints} checkpoints observed in {outcome.seconds:.1f} s "
                       f"({100 * share:.1f}% of it measuring observables)", highlight=False)

@@ -25,11 +25,11 @@ from typing import Any
 __all__ = [
     "REGIME_FILE",
     "TARGETS",
-    "TARGET_SETTINGS",
     "TunedRate",
     "batch_scaling",
     "load_regimes",
     "target_for",
+    "target_settings",
     "tuned_rate",
 ]
 
@@ -101,8 +101,11 @@ def tuned_rate(task: str, architecture: str, rule: str) -> TunedRate | None:
     return load_regimes().get(_key(task, architecture, rule))
 
 
-#: the settings the targets hold at
-TARGET_SETTINGS = "width 1/2 (ResNets 1/8), 15 epochs, batch 32"
+def target_settings(architecture: str) -> str:
+    """The settings a target holds at, for `architecture`."""
+    width = "1/8" if architecture.startswith("resnet") else "1/2"
+    return f"width {width}, 15 epochs, batch 32"
+
 
 #: (task family, architecture family, rule) -> held-out metric to reach; "*" matches any
 TARGETS: dict[tuple[str, str, str], float] = {

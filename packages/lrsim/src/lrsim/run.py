@@ -33,6 +33,7 @@ import lrsim
 from lrsim.collector import custom_gradients_released
 from lrsim.observables import ProbePass, unit_responses, with_full_setting
 from lrsim.observables.collect import measure, rows
+from lrsim.rules import get_rule
 from lrsim.spec import RunSpec
 from lrsim.tasks import get_task
 from lrsim.training import Progress, TrainConfig, Trainer
@@ -144,7 +145,8 @@ def execute_run(
     task = get_task(spec.task, data_dir=data_dir, download=download)
     config = TrainConfig(architecture=spec.architecture, rule=spec.rule, epochs=spec.epochs,
                          batch_size=spec.batch_size, width=spec.width, model_seed=spec.model_seed,
-                         dataset_seed=spec.dataset_seed, base_learning_rate=spec.base_lr, schedule=spec.schedule)
+                         dataset_seed=spec.dataset_seed, base_learning_rate=spec.base_lr, schedule=spec.schedule,
+                         rule_options=dict(spec.rule_options))
     trainer = Trainer(task, config, checkpoint_dir=work / "checkpoints", resume=resuming)
     steps = observation_steps(trainer.total_steps, spec.checkpoints)
     network = trainer.network
@@ -245,6 +247,7 @@ def _assemble(spec: RunSpec, work: Path, out: Path, result, config: TrainConfig,
         "dataset_seed_used": result.dataset_seed,
         "learning_rate": result.learning_rate,
         "schedule": config.schedule,
+        "rule_options_used": get_rule(config.rule, **dict(config.rule_options)).options(),
         "epochs_completed": result.epochs_completed,
         "global_step": result.global_step,
         "probe_seed": PROBE_SEED,

@@ -61,6 +61,8 @@ class RunSpec:
     measurements: tuple[str, ...] = field(default=())
     record_units: int = 0
     probe_size: int = DEFAULT_PROBE_SIZE
+    #: the rule's coefficients, as (name, value) pairs (e.g. IA's alpha); () = the rule's defaults
+    rule_options: tuple[tuple[str, float], ...] = field(default=())
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs", "checkpoints", "probe_size"):
@@ -81,6 +83,11 @@ class RunSpec:
                 raise ValueError(f"seeds must be >= 0 or None, got {seed}")
         canonical = tuple(MeasurementSetting.parse(m).label for m in self.measurements)
         object.__setattr__(self, "measurements", canonical)
+        options = dict(self.rule_options.items() if isinstance(self.rule_options, dict) else self.rule_options)
+        for name, value in options.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"rule option {name!r} must be a number, got {value!r}")
+        object.__setattr__(self, "rule_options", tuple(sorted((str(k), float(v)) for k, v in options.items())))
 
     @property
     def run_id(self) -> str:
@@ -104,6 +111,7 @@ class RunSpec:
         if unknown:
             raise ValueError(f"unknown run settings: {', '.join(sorted(unknown))}")
         values["measurements"] = tuple(values.get("measurements", ()))
+        values["rule_options"] = tuple(tuple(pair) for pair in values.get("rule_options", ()))
         return cls(**values)
 
     def differences(self, recorded: RunSpec) -> list[str]:

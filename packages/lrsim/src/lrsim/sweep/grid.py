@@ -23,6 +23,9 @@ knet4 = 0.05
 
 [widths]                     # width multiplier per architecture (default: `width`)
 resnet18 = 0.125
+
+[rule_options.ia]            # a rule's coefficients (default: the rule's own)
+alpha = 0.02
 ```
 Runs expand in the order tasks, architectures, rules, batch sizes, model seeds, dataset
 seeds. Unknown keys, empty lists and duplicate runs are errors naming the file and key.
@@ -39,7 +42,7 @@ from lrsim.spec import DEFAULT_CHECKPOINTS, DEFAULT_PROBE_SIZE, DEFAULT_SCHEDULE
 
 TOP_KEYS = {"name", "description", "rules", "batch_sizes", "model_seeds", "dataset_seeds", "width", "epochs",
             "checkpoints", "probe_size", "measurements", "record_units", "schedule", "tasks", "learning_rates",
-            "widths"}
+            "widths", "rule_options"}
 TASK_KEYS = {"name", "architectures"}
 
 
@@ -64,6 +67,28 @@ def _list(config: dict[str, Any], key: str, file: str, default: list | None = No
     return value
 
 
+def _rule_options(table: Any, rules: list[str], file: str) -> dict[str, tuple[tuple[str, float], ...]]:
+    """[rule_options.<rule>] tables, checked against the rules' own coefficients."""
+    if table == {}:
+        return {}
+    from lrsim.rules import RULES, get_rule
+
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise SweepError(f"{file}: [rule_options] must hold one table per rule, e.g. [rule_options.ia] alpha = 0.02")
+    out = {}
+    for rule, options in table.items():
+        if rule not in rules:
+            raise SweepError(f"{file}: [rule_options.{rule}] names a rule the sweep does not run ({', '.join(rules)})")
+        if rule not in RULES:
+            raise SweepError(f"{file}: [rule_options.{rule}]: unknown learning rule; known: {', '.join(RULES)}")
+        try:
+            get_rule(rule, **options)
+        except (TypeError, ValueError) as error:
+            raise SweepError(f"{file}: [rule_options.{rule}]: {error}") from None
+        out[rule] = tuple(sorted(options.items()))
+    return out
+
+
 def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
     """Expand a parsed sweep file into its runs."""
     file = source.name
@@ -82,6 +107,7 @@ def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
     for name, table in (("learning_rates", rates), ("widths", widths)):
         if not isinstance(table, dict):
             raise SweepError(f"{file}: [{name}] must be a table of architecture = number")
+    rule_options = _rule_options(config.get("rule_options", {}), rules, file)
     width = config.get("width", 1.0)
     common = {
         "epochs": config.get("epochs", 1),
@@ -105,7 +131,8 @@ def parse_sweep(config: dict[str, Any], source: Path) -> Sweep:
                                 spec = RunSpec(rule=rule, architecture=architecture, task=task["name"],
                                                batch_size=batch_size, model_seed=model_seed,
                                                dataset_seed=dataset_seed, base_lr=rates.get(architecture),
-                                               width=widths.get(architecture, width), **common)
+                                               width=widths.get(architecture, width),
+                                               rule_options=rule_options.get(rule, ()), **common)
                             except (TypeError, ValueError) as error:
                                 raise SweepError(f"{file}: {error}") from None
                             if spec.run_id in seen:
