@@ -27,11 +27,11 @@ def test_evaluate_prints_the_scores_and_writes_json_csv_and_figures(small_dir: P
     assert result.exit_code == 0, result.output
     assert "dropped weight.raw.skew: NaN in" in result.output
     assert "6 unlabelled example(s) set aside for `lrdecode predict`" in result.output
-    assert "paper" in result.output and "grouped" in result.output and " ± " in result.output
+    assert all(kind in result.output for kind in ("paper", "grouped", "twins")) and " ± " in result.output
     assert {p.name for p in tmp_path.iterdir()} == {
         "evaluate.json", "evaluate_summary.csv", "evaluate_splits.csv", "evaluate_confusion.csv",
         "evaluate_classes.csv", "evaluate_accuracy.png", "evaluate_confusion.png"}
-    assert json.loads((tmp_path / "evaluate.json").read_text())["settings"]["splits"] == ["paper", "grouped"]
+    assert json.loads((tmp_path / "evaluate.json").read_text())["settings"]["splits"] == ["paper", "grouped", "twins"]
 
 
 def test_fit_then_predict_names_the_rule_of_each_run(small_dir: Path, tmp_path: Path):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrdecode.errors import DecodeError
-from lrdecode.splits import grouped_splits, held_out_splits, inner_cv, paper_splits
+from lrdecode.splits import grouped_splits, held_out_splits, inner_cv, paper_splits, twin_keys, twin_splits
 
 
 def runs_of(rules: list[int], layers: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -105,3 +105,48 @@ def test_grouped_inner_folds_keep_runs_whole():
     for train, val in cv.split(np.zeros((len(labels), 1)), labels, groups):
         assert not set(groups[train]) & set(groups[val])
     assert inner_cv(labels, None, n_folds=5).get_n_splits() == 5
+
+
+def _twin_runs() -> pd.DataFrame:
+    """5 rules x (3 seeded initialisations + 1 unseeded run each), 2 layers a run."""
+    rows = []
+    for rule in ("sgdm", "adam", "fa", "ia", "kp"):
+        for init in range(4):
+            for layer in range(2):
+                rows.append({"run_id": f"{rule}-{init}", "learning_rule": rule, "task": "digits",
+                             "architecture": "knet4" if init % 2 else "knet5", "batch_size": 32,
+                             "model_seed": None if init == 3 else init, "dataset_seed": 0, "layer": layer})
+    return pd.DataFrame(rows).astype({"model_seed": "Int64"})
+
+
+def test_twin_keys_join_every_rule_of_one_initialisation_and_leave_unseeded_runs_alone():
+    examples = _twin_runs()
+    keys = twin_keys(examples)
+    by_key = pd.Series(examples["learning_rule"].to_numpy()).groupby(keys).nunique()
+    assert len(by_key) == 3 + 5 and (by_key[[k for k in by_key.index if not k.startswith("run|")]] == 5).all()
+    assert (by_key[[k for k in by_key.index if k.startswith("run|")]] == 1).all()
+
+
+def test_twin_splits_never_put_twins_on_both_sides_and_put_every_rule_on_each():
+    examples = _twin_runs()
+    keys = twin_keys(examples)
+    labels = examples["learning_rule"].to_numpy()
+    splits = twin_splits(labels, keys, n_splits=10, test_fraction=0.25, seed=3)
+    assert len({tuple(s.test) for s in splits}) > 1
+    for split in splits:
+        assert not set(keys[split.train]) & set(keys[split.test])
+        assert set(labels[split.train]) == set(labels[split.test]) == set(labels)
+    one_initialisation = (examples["model_seed"] == 0).fillna(False).to_numpy()
+    with pytest.raises(DecodeError, match="too few initialisations for a twin-grouped split"):
+        twin_splits(labels[one_initialisation], keys[one_initialisation], n_splits=2)
+
+
+def test_evaluate_on_twin_splits_keeps_every_initialisation_on_one_side(signal_data):
+    from lrdecode.features import build_features
+    from lrdecode.protocol import evaluate
+
+    features = build_features(signal_data.trajectories, measure="act")
+    run = evaluate(features, classifier="logreg", split="twins", n_splits=2)
+    keys = twin_keys(features.labelled().examples)
+    for outcome in run.outcomes:
+        assert not set(keys[outcome.split.train]) & set(keys[outcome.split.test])

@@ -40,10 +40,15 @@ class Measure(StrEnum):
     all = "all"
 
 
+SPLIT_HELP = "paper, grouped, twins (whole initialisations on one side), both (paper, grouped) or all."
+
+
 class SplitChoice(StrEnum):
     paper = "paper"
     grouped = "grouped"
+    twins = "twins"
     both = "both"
+    all = "all"
 
 
 DataArg = Annotated[list[Path], typer.Argument(
@@ -193,7 +198,12 @@ def _warn_exhaustive(exhaustive: bool, classifiers: list[str]) -> None:
 
 
 def _splits(choice: SplitChoice) -> list[str]:
-    return ["paper", "grouped"] if choice == SplitChoice.both else [choice.value]
+    """both: paper and grouped; all: paper, grouped and twins."""
+    if choice == SplitChoice.both:
+        return ["paper", "grouped"]
+    if choice == SplitChoice.all:
+        return ["paper", "grouped", "twins"]
+    return [choice.value]
 
 
 def _describe_features(result: Result) -> None:
@@ -238,8 +248,10 @@ def evaluate(
     measure: MeasureOpt = None,
     statistic: StatisticOpt = None,
     split: Annotated[SplitChoice, typer.Option(
-        "--split", help="paper: the original example-level splits; grouped: whole runs on one side; both.")
-    ] = SplitChoice.both,
+        "--split", help="paper: the original example-level splits; grouped: whole runs on one side; twins: whole "
+        "initialisations (every rule's run of one task, architecture, batch size and seeds) on one side; both "
+        "(paper, grouped); all (the three).")
+    ] = SplitChoice.all,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,
@@ -311,7 +323,7 @@ def importance(
     classifier: ClassifierOpt = "rf",
     measure: OneMeasureOpt = Measure.all,
     statistic: StatisticOpt = None,
-    split: Annotated[SplitChoice, typer.Option("--split", help="paper or grouped.")] = SplitChoice.paper,
+    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or twins.")] = SplitChoice.paper,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,
@@ -331,8 +343,8 @@ def importance(
     """
     from lrdecode.analyses import importance as run_importance
 
-    if split == SplitChoice.both:
-        raise DecodeError("importance takes one split kind", "pass --split paper or --split grouped")
+    if split in (SplitChoice.both, SplitChoice.all):
+        raise DecodeError("importance takes one split kind", "pass --split paper, grouped or twins")
     loaded = _load(data, where, measurement, include_incomplete, min_metric)
     _warn_exhaustive(exhaustive, [classifier])
     with reporter(quiet) as bars:
@@ -358,7 +370,7 @@ def pairwise(
     classifier: ClassifiersOpt = None,
     measure: OneMeasureOpt = Measure.all,
     statistic: StatisticOpt = None,
-    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.paper,
+    split: Annotated[SplitChoice, typer.Option("--split", help=SPLIT_HELP)] = SplitChoice.paper,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,
@@ -392,7 +404,7 @@ def averaged(
     classifier: ClassifiersOpt = None,
     measure: MeasureOpt = None,
     statistic: StatisticOpt = None,
-    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.paper,
+    split: Annotated[SplitChoice, typer.Option("--split", help=SPLIT_HELP)] = SplitChoice.paper,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,
@@ -492,7 +504,7 @@ def subsample(
     classifier: ClassifierOpt = "rf",
     measure: MeasureOpt = None,
     statistic: StatisticOpt = None,
-    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
+    split: Annotated[SplitChoice, typer.Option("--split", help=SPLIT_HELP)] = SplitChoice.both,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,
@@ -534,7 +546,7 @@ def consecutive(
     classifier: ClassifierOpt = "rf",
     measure: MeasureOpt = None,
     statistic: StatisticOpt = None,
-    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
+    split: Annotated[SplitChoice, typer.Option("--split", help=SPLIT_HELP)] = SplitChoice.both,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,
@@ -593,7 +605,7 @@ def units_noise_command(
         "--measure", "-m", help="Measure(s), one heatmap each. Repeatable. \\[default: every measure recorded, "
         "and all]")] = None,
     statistic: StatisticOpt = None,
-    split: Annotated[SplitChoice, typer.Option("--split", help="paper, grouped or both.")] = SplitChoice.both,
+    split: Annotated[SplitChoice, typer.Option("--split", help=SPLIT_HELP)] = SplitChoice.both,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,
     splits: SplitsOpt = 10,

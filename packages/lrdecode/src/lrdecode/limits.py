@@ -31,7 +31,7 @@ from lrdecode.errors import DecodeError
 from lrdecode.features import FeatureSet
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.protocol import ProtocolRun, labelled, run_protocol
-from lrdecode.splits import make_splits
+from lrdecode.splits import make_splits, split_groups
 
 START_CHOICES: tuple[str, ...] = ("run", "example")
 PORTIONS: tuple[str, ...] = ("early", "middle", "late")
@@ -369,7 +369,8 @@ def evaluate_redrawn(
     """
     first = features_of_split(0)
     data = labelled(first)
-    splits = make_splits(split, data.labels.astype(str), data.groups, n_splits=n_splits,
+    groups = split_groups(split, data.examples, data.groups)
+    splits = make_splits(split, data.labels.astype(str), groups, n_splits=n_splits,
                          test_fraction=test_fraction, seed=seed)
     keys = dict(keys or {"classifier": classifier, "split": split})
     run = ProtocolRun(keys=keys, classes=data.classes)
@@ -378,8 +379,8 @@ def evaluate_redrawn(
         features = first if i == 0 else features_of_split(i)
         if len(features.labelled()) != len(data):
             raise RuntimeError("a redrawn feature set changed the labelled examples; the splits no longer apply")
-        part = run_protocol(features, [one], classifier=classifier, grouped_inner=split == "grouped",
-                            exhaustive=exhaustive, seed=seed + i, n_jobs=n_jobs, keys=keys)
+        part = run_protocol(features, [one], classifier=classifier, grouped_inner=groups is not None,
+                            inner_groups=groups, exhaustive=exhaustive, seed=seed + i, n_jobs=n_jobs, keys=keys)
         run.outcomes += part.outcomes
         reporter.advance()
     reporter.finish()

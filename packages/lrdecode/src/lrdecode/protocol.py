@@ -18,7 +18,7 @@ from lrdecode.errors import DecodeError
 from lrdecode.features import FeatureSet
 from lrdecode.model_selection import Selection, limited_threads, params_text, select_model
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.splits import Split, make_splits
+from lrdecode.splits import Split, make_splits, split_groups
 
 
 @dataclass
@@ -139,6 +139,7 @@ def run_protocol(
     seed: int = 0,
     n_jobs: int = 1,
     inner_folds: int = 5,
+    inner_groups: np.ndarray | None = None,
     keys: dict[str, Any] | None = None,
     after_split: Callable[[SplitOutcome, Pipeline, FeatureSet], None] | None = None,
     keep_models: bool = False,
@@ -146,15 +147,16 @@ def run_protocol(
 ) -> ProtocolRun:
     """Fit and test one classifier on every split of the labelled examples.
 
-    grouped_inner: choose hyperparameters with run-grouped inner folds (use it whenever the
-    outer split is grouped, else the inner CV would reward memorising runs).
+    grouped_inner: choose hyperparameters with grouped inner folds (use it whenever the
+    outer split is grouped, else the inner CV would reward memorising runs): grouped by
+    `inner_groups` (the outer split's groups, e.g. twins), by run when that is None.
     after_split(outcome, model, test_features) is called while the fitted model is at hand;
     models are not kept unless keep_models.
     """
     spec = get_classifier(classifier)
     data = labelled(features)
     labels = data.labels.astype(str)
-    groups = data.groups
+    groups = data.groups if inner_groups is None else np.asarray(inner_groups)
     run = ProtocolRun(keys=dict(keys or {"classifier": classifier}), classes=data.classes)
     reporter.start(" ".join(str(v) for v in run.keys.values()) + " (splits)", len(splits))
     for i, split in enumerate(splits):
@@ -194,11 +196,14 @@ def evaluate(
     after_split: Callable[[SplitOutcome, Pipeline, FeatureSet], None] | None = None,
     reporter: Reporter = SILENT,
 ) -> ProtocolRun:
-    """The paper's protocol (``split="paper"``) or its run-grouped variant (``split="grouped"``)."""
+    """The paper's protocol (``split="paper"``), or its run-grouped (``"grouped"``) or twin-grouped (``"twins"``)
+    variant."""
     data = labelled(features)
-    splits = make_splits(split, data.labels.astype(str), data.groups, n_splits=n_splits,
+    groups = split_groups(split, data.examples, data.groups)
+    splits = make_splits(split, data.labels.astype(str), groups, n_splits=n_splits,
                          test_fraction=test_fraction, seed=seed)
-    return run_protocol(features, splits, classifier=classifier, grouped_inner=split == "grouped",
+    return run_protocol(features, splits, classifier=classifier, grouped_inner=groups is not None,
+                        inner_groups=groups,
                         exhaustive=exhaustive, seed=seed, n_jobs=n_jobs,
                         keys=keys or {"classifier": classifier, "split": split},
                         after_split=after_split, reporter=reporter)

@@ -5,6 +5,9 @@
 - ``grouped``: the same, but of runs: all layers (and all measurement settings) of one run
   fall on one side, because the layers of one network are correlated. Every rule gets the
   same number of train runs and of test runs.
+- ``twins``: of initialisations: every run that shares a task, architecture, batch size,
+  model seed and dataset seed (the same network trained by each rule) falls on one side, so
+  no test run has a twin of another rule in training. Unseeded runs have no twins.
 - held-out factor: train on every other level of a run factor, test on one level.
 """
 
@@ -19,7 +22,9 @@ from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold, St
 
 from lrdecode.errors import DecodeError
 
-SPLIT_KINDS: tuple[str, ...] = ("paper", "grouped")
+SPLIT_KINDS: tuple[str, ...] = ("paper", "grouped", "twins")
+#: the run columns that make runs twins: one initialisation, trained by each rule
+TWIN_COLUMNS = ("task", "architecture", "batch_size", "model_seed", "dataset_seed")
 # Held-out factors: name -> run columns whose combined value is one level.
 FACTORS: dict[str, tuple[str, ...]] = {
     "architecture": ("architecture",),
@@ -100,14 +105,72 @@ def grouped_splits(labels: Sequence[str], groups: Sequence[str], *, n_splits: in
     return splits
 
 
-def make_splits(kind: str, labels: Sequence[str], groups: Sequence[str], *, n_splits: int = 10,
+def twin_keys(examples: pd.DataFrame) -> np.ndarray:
+    """Each example's initialisation: its run's TWIN_COLUMNS as text, or its run id when it is unseeded."""
+    missing = [c for c in TWIN_COLUMNS if c not in examples]
+    if missing:
+        raise DecodeError(f"the runs have no column {missing[0]!r}, so their twins are unknown",
+                          "use --split paper or grouped, or decode runs that record their seeds")
+    parts = [examples[c].astype(object).map(lambda v: "null" if pd.isna(v) else str(v)).to_numpy()
+             for c in TWIN_COLUMNS]
+    keys = np.array(["|".join(values) for values in zip(*parts, strict=True)], dtype=object)
+    unseeded = examples["model_seed"].isna().to_numpy()
+    keys[unseeded] = "run|" + examples["run_id"].astype(str).to_numpy()[unseeded]
+    return keys.astype(str)
+
+
+def twin_splits(labels: Sequence[str], twins: Sequence[str], *, n_splits: int = 10, test_fraction: float = 0.25,
+                seed: int = 0) -> list[Split]:
+    """Splits of initialisations: all runs of one initialisation (every rule's) fall on one side."""
+    labels = np.asarray(labels).astype(str)
+    twins = np.asarray(twins).astype(str)
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise DecodeError("the data holds one learning rule only", "decoding needs examples of two rules or more")
+    keys = np.unique(twins)
+    n_test = max(1, round(test_fraction * len(keys)))
+    if len(keys) - n_test < 2:
+        raise DecodeError(f"too few initialisations for a twin-grouped split ({len(keys)}: runs that share task, "
+                          "architecture, batch size, model seed and dataset seed count once)",
+                          "add runs of other seeds, or use --split grouped")
+    rng = np.random.default_rng(seed)
+    splits = []
+    for i in range(n_splits):
+        for _ in range(100):  # redraw until every rule is on both sides
+            test_keys = rng.permutation(keys)[:n_test]
+            in_test = np.isin(twins, test_keys)
+            if set(labels[in_test]) == set(labels[~in_test]) == set(classes):
+                break
+        else:
+            raise DecodeError("no twin-grouped split puts every rule on both sides",
+                              "add runs of more initialisations, or use --split grouped")
+        splits.append(Split(np.flatnonzero(~in_test), np.flatnonzero(in_test), f"split {i}"))
+    return splits
+
+
+def split_groups(kind: str, examples: pd.DataFrame, runs: np.ndarray) -> np.ndarray | None:
+    """What a split of `kind` keeps together, also in the inner cross-validation: None (examples), runs or twins."""
+    if kind == "paper":
+        return None
+    if kind == "grouped":
+        return runs
+    if kind == "twins":
+        return twin_keys(examples)
+    raise DecodeError(f"unknown split {kind!r}", f"use one of {', '.join(SPLIT_KINDS)}")
+
+
+def make_splits(kind: str, labels: Sequence[str], groups: Sequence[str] | None, *, n_splits: int = 10,
                 test_fraction: float = 0.25, seed: int = 0) -> list[Split]:
-    """Splits of one kind (``paper`` or ``grouped``)."""
+    """Splits of one kind; `groups` is `split_groups(kind, ...)` (ignored by ``paper``)."""
     if kind == "paper":
         return paper_splits(labels, n_splits=n_splits, test_fraction=test_fraction, seed=seed)
+    if kind not in SPLIT_KINDS:
+        raise DecodeError(f"unknown split {kind!r}", f"use one of {', '.join(SPLIT_KINDS)}")
+    if groups is None:
+        raise ValueError(f"a {kind} split needs its groups (split_groups)")
     if kind == "grouped":
         return grouped_splits(labels, groups, n_splits=n_splits, test_fraction=test_fraction, seed=seed)
-    raise DecodeError(f"unknown split {kind!r}", f"use one of {', '.join(SPLIT_KINDS)}")
+    return twin_splits(labels, groups, n_splits=n_splits, test_fraction=test_fraction, seed=seed)
 
 
 def factor_levels(examples: pd.DataFrame, factor: str) -> tuple[tuple[str, ...], np.ndarray]:

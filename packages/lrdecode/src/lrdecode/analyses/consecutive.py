@@ -25,7 +25,7 @@ from lrdecode.model_selection import limited_threads
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.protocol import SplitOutcome, labelled, run_protocol
 from lrdecode.results import Result
-from lrdecode.splits import make_splits
+from lrdecode.splits import make_splits, split_groups
 
 
 def consecutive_portions(
@@ -53,12 +53,14 @@ def consecutive_portions(
                     for name, checkpoints in windows.items()}
         reference = portions["early"]
         for kind in splits:
-            split_list = make_splits(kind, reference.labels.astype(str), reference.groups, n_splits=n_splits,
+            groups = split_groups(kind, reference.examples, reference.groups)
+            split_list = make_splits(kind, reference.labels.astype(str), groups, n_splits=n_splits,
                                      test_fraction=test_fraction, seed=seed)
             for train_portion in PORTIONS:
                 keys = {"measure": measure, "classifier": classifier, "split": kind, "train_portion": train_portion}
                 run_protocol(portions[train_portion], split_list, classifier=classifier,
-                             grouped_inner=kind == "grouped", exhaustive=exhaustive, seed=seed, n_jobs=n_jobs,
+                             grouped_inner=groups is not None, inner_groups=groups, exhaustive=exhaustive,
+                             seed=seed, n_jobs=n_jobs,
                              keys={"measure": measure, "split": kind, "train": train_portion},
                              after_split=_test_every_portion(portions, reference.classes, keys, rows, n_jobs),
                              reporter=reporter)
