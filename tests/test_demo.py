@@ -42,6 +42,16 @@ def test_demo_sweep_trained_every_rule(demo: tuple[Path, str]):
     assert set(examples_per_rule) == {"sgdm", "adam", "fa", "ia", "kp"}
 
 
+def test_demo_networks_learned_their_task_before_anything_is_decoded(demo: tuple[Path, str]):
+    import pandas as pd
+
+    out, printed = demo
+    runs = pd.read_parquet(out / "sweep" / "dataset" / "runs.parquet")
+    assert (runs["status"] == "complete").all()
+    assert runs["final_metric"].min() > 0.8, runs[["run_id", "final_metric"]]  # chance: 0.10
+    assert "held-out task metric of the trained networks" in printed
+
+
 def test_demo_decodes_the_rule_above_chance(demo: tuple[Path, str]):
     out, _ = demo
     summary = json.loads((out / "results" / "evaluate.json").read_text())["tables"]["summary"]
