@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     data = str(sweep / "dataset")
     print("\nheld-out task metric of the trained networks, min / mean / max (digits: top-1 accuracy, chance "
           f"0.10; simclr: linear probe):\n{task_performance(sweep / 'dataset')}", flush=True)
-    step("2/5 decode the rule from each measure (paper and run-grouped splits)", "lrdecode", "evaluate", data,
-         "--out", str(results), "-c", "rf", "-m", "weight", "-m", "act", "-m", "grad", "-m", "all",
+    step("2/5 decode the rule from each measure (paper, run-grouped and twin-grouped splits)", "lrdecode",
+         "evaluate", data, "--out", str(results), "-c", "rf", "-m", "weight", "-m", "act", "-m", "grad", "-m", "all",
          *splits)
     step("3/5 which pairs of rules are hardest to tell apart (run-grouped splits)", "lrdecode", "pairwise", data,
          "--out", str(results), "--split", "grouped", *splits)

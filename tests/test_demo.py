@@ -45,10 +45,15 @@ def test_demo_sweep_trained_every_rule(demo: tuple[Path, str]):
 def test_demo_networks_learned_their_task_before_anything_is_decoded(demo: tuple[Path, str]):
     import pandas as pd
 
+    from shared_schema import parse_learning_curve
+
     out, printed = demo
     runs = pd.read_parquet(out / "sweep" / "dataset" / "runs.parquet")
     assert (runs["status"] == "complete").all()
     assert runs["final_metric"].min() > 0.8, runs[["run_id", "final_metric"]]  # chance: 0.10
+    for run_id, text in zip(runs["run_id"], runs["learning_curve"], strict=True):
+        losses = [p["loss"] for p in parse_learning_curve(text)]
+        assert max(losses[1:]) <= 1.5 * losses[0], (run_id, losses)
     assert "held-out task metric of the trained networks" in printed
 
 
