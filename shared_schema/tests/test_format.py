@@ -345,7 +345,9 @@ def test_a_learning_curve_round_trips_and_reads_back_in_order(tmp_path: Path, sm
 @pytest.mark.parametrize(("text", "expected"), [
     ("0.5", "is not a JSON array"),
     ('[{"metric": 0.5}]', "entry 0"),
-    ('[{"epoch": 1, "metric": "high"}]', "'metric' must be a number or null"),
+    ('[{"epoch": 1, "metric": "high"}]', "'metric' must be a finite number or null"),
+    ('[{"epoch": 2}, {"epoch": NaN}, {"epoch": 1}]', "'epoch' must be a finite number"),
+    ('[{"epoch": -1, "metric": 0.5}]', "include a negative one"),
     ('[{"epoch": 2, "metric": 0.5}, {"epoch": 1, "metric": 0.6}]', "decrease"),
 ])
 def test_a_malformed_learning_curve_is_refused_naming_run_and_row(dataset_dir: Path, text, expected):

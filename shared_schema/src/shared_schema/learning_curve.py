@@ -2,7 +2,8 @@
 
 One entry per evaluation, in training order: ``{"epoch": float, "metric": float | null,
 "loss": float | null}``, the task metric on held-out data and the mean training loss of the
-epoch that ended there. Both helpers are the only place that knows the encoding.
+epoch that ended there; at epoch 0 (the initialisation) the loss is the task loss before any
+update. Both helpers are the only place that knows the encoding.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ _FIELDS = ("epoch", "metric", "loss")
 def _number(value: Any, name: str, nullable: bool) -> float | None:
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"'{name}' must be a number{' or null' if nullable else ''}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"'{name}' must be a finite number{' or null' if nullable else ''}, got {value!r}")
     return float(value)
 
 
@@ -35,8 +36,9 @@ def encode_learning_curve(points: Iterable[Mapping[str, Any]]) -> str:
     for point in points:
         entry = {"epoch": _number(point.get("epoch"), "epoch", nullable=False)}
         for name in ("metric", "loss"):
-            value = _number(point.get(name), name, nullable=True)
-            entry[name] = value if value is not None and math.isfinite(value) else None
+            value = point.get(name)
+            finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            entry[name] = _number(value, name, nullable=True) if finite or value is None else None
         curve.append(entry)
     return json.dumps(curve)
 
@@ -60,6 +62,8 @@ def parse_learning_curve(text: str | None) -> list[dict[str, float | None]]:
         except ValueError as error:
             raise ValueError(f"entry {index}: {error}") from None
     epochs = [p["epoch"] for p in curve]
+    if any(epoch < 0 for epoch in epochs):
+        raise ValueError(f"epochs {epochs[:8]} include a negative one; epoch 0 is the initialisation")
     if any(later < earlier for earlier, later in itertools.pairwise(epochs)):
         raise ValueError(f"epochs {epochs[:8]} decrease; list evaluations in training order")
     return curve
