@@ -54,6 +54,8 @@ def test_the_chosen_rate_has_the_best_worst_seed_and_unstable_or_diverged_seeds_
     # ties within 0.005 go to the higher mean, then the lower rate
     tied = [_record(0.01, 0, 0.95), _record(0.01, 1, 0.95), _record(0.02, 0, 0.952), _record(0.02, 1, 0.99)]
     assert choose_rate(tied)["learning_rate"] == 0.02
+    level = [_record(0.01, 0, 0.95), _record(0.01, 1, 0.96), _record(0.02, 0, 0.952), _record(0.02, 1, 0.958)]
+    assert choose_rate(level)["learning_rate"] == 0.01
 
 
 def _stand_in(trial: Trial, settings: TuneSettings) -> dict:
@@ -81,6 +83,29 @@ def test_the_tuner_extends_its_grid_past_an_edge_writes_the_table_and_resumes_fr
 
     again = tune([("digits", "knet4", "fa")], tmp_path, settings, workers=1, runner=must_not_run)
     assert json.loads(again.read_text())["rates"][0]["learning_rate"] == 0.1
+
+
+def test_a_cut_last_line_is_dropped_and_trials_of_other_settings_are_refused(tmp_path):
+    settings = TuneSettings(seeds=(0,), steps=(0,), extend=0)
+    tune([("digits", "knet4", "fa")], tmp_path, settings, workers=1, runner=_stand_in)
+    trials = tmp_path / "trials.jsonl"
+    trials.write_text(trials.read_text() + '{"task": "digits", "archi')
+    again = TuneSettings(seeds=(0, 1), steps=(0,), extend=0)
+    tune([("digits", "knet4", "fa")], tmp_path, again, workers=1, runner=_stand_in)
+    lines = trials.read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["settings"]["epochs"] == 15 for line in lines)
+    with pytest.raises(ValueError, match=r"line 1: a trial made with other settings \(epochs 15 there, 5 now\)"):
+        tune([("digits", "knet4", "fa")], tmp_path, TuneSettings(epochs=5, seeds=(0,), steps=(0,), extend=0),
+             workers=1, runner=_stand_in)
+
+
+def test_a_combination_with_no_stable_rate_is_not_written(tmp_path):
+    def blows_up(trial, settings):
+        return {**_stand_in(trial, settings), "rise": 40.0}
+
+    table = json.loads(tune([("digits", "knet4", "fa")], tmp_path, TuneSettings(seeds=(0,), steps=(0,)), workers=1,
+                            runner=blows_up).read_text())
+    assert table["rates"] == [] and table["unstable"][0]["rule"] == "fa"
 
 
 def test_a_corrupt_trials_file_is_named_with_its_line(tmp_path):
@@ -122,3 +147,17 @@ def test_every_rule_leaves_chance_within_three_epochs_under_the_shipped_regime(r
     assert curve[0]["epoch"] == 0.0 and curve[0]["metric"] < 0.25
     assert result.final_metric > 0.6
     assert max(p["loss"] for p in curve[1:]) <= 1.5 * curve[0]["loss"]
+
+
+def test_a_checkpoint_trained_at_another_rate_than_the_regime_now_gives_is_refused(tmp_path, monkeypatch):
+    from lrsim.checkpoints import CheckpointError
+
+    from .conftest import TinyDigits
+
+    task = TinyDigits(n_train=64)
+    config = TrainConfig("knet4", "fa", epochs=1, batch_size=32, width=0.25, dataset_seed=0)
+    Trainer(task, config, checkpoint_dir=tmp_path).fit()
+    changed = {("tiny-digits", "knet4", "fa"): TunedRate("tiny-digits", "knet4", "fa", 0.5, 32, 0.9)}
+    monkeypatch.setattr(regime, "load_regimes", lambda: changed)
+    with pytest.raises(CheckpointError, match=r"trained at learning rate 0.0125, but this configuration now gives 0.5"):
+        Trainer(task, config, checkpoint_dir=tmp_path)

@@ -67,9 +67,11 @@ def _progress() -> Progress:
 
 def _rule_options(rule: str, items: list[str]) -> tuple[tuple[str, float], ...]:
     """NAME=VALUE items as the rule's coefficients, checked against the rule."""
-    options = {}
+    options: dict[str, float] = {}
     for item in items:
         name, sep, value = item.partition("=")
+        if name.strip() in options:
+            raise ValueError(f"--rule-option {name.strip()} is given twice; give each coefficient once")
         try:
             options[name.strip()] = float(value)
         except ValueError:
@@ -263,6 +265,10 @@ def tune(
         typer.echo(f"{entry['task']:>14} {entry['architecture']:>10} {entry['rule']:>5}  "
                    f"lr {entry['learning_rate']:.4g} at batch {entry['batch_size']}  "
                    f"worst seed {entry['score']:.3f}  mean {entry['mean']:.3f}")
+    for entry in table.get("unstable", []):
+        console.print(f"[yellow]warning[/yellow]: {entry['task']} {entry['architecture']} {entry['rule']}: every rate "
+                      "diverged or let the loss rise above 1.5x its start; no rate written (widen --grid)",
+                      highlight=False)
     if merge_into is not None:
         merge_tables(path, merge_into)
         console.print(f"merged into {merge_into}", highlight=False)

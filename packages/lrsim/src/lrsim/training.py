@@ -356,6 +356,13 @@ class Trainer:
             config.architecture, self.rule.optimizer, config.batch_size, config.base_learning_rate,
             task=task.name, rule=config.rule,
         )
+        saved_rate = meta.get("learning_rate")
+        if saved_rate is not None and not math.isclose(float(saved_rate), self.learning_rate, rel_tol=1e-9):
+            raise CheckpointError(
+                f"checkpoint {found} was trained at learning rate {saved_rate:.6g}, but this configuration now gives "
+                f"{self.learning_rate:.6g} (the tuned rates in lrsim/regimes.json changed?); finish it with "
+                "base_learning_rate set to its rate at batch 256, or start it again in another directory"
+            )
         self.optimizer = self.rule.make_optimizer(
             learning_rate_schedule(config.schedule, self.learning_rate, self.total_steps)
         )
@@ -442,6 +449,7 @@ class Trainer:
             "history": self.history,
             "initial_metric": self.initial_metric,
             "initial_loss": self.initial_loss,
+            "learning_rate": self.learning_rate,
             "layout": self._layout(),
             "paths": {group: [v.path for v in variables] for group, variables in self._variables().items()},
         }

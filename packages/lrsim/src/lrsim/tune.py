@@ -174,11 +174,19 @@ def choose_rate(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the search
 
-def _read_trials(path: Path) -> dict[tuple, dict[str, Any]]:
+def trial_settings(trial: Trial, settings: TuneSettings) -> dict[str, Any]:
+    """What a trial's result depends on besides its rate and seed: kept in its record, checked on resume."""
+    return {"epochs": settings.epochs, "width": settings.width_of(trial.architecture),
+            "batch_size": settings.batch_size, "schedule": settings.schedule}
+
+
+def _read_trials(path: Path, settings: TuneSettings) -> dict[tuple, dict[str, Any]]:
+    """The trials already in `path`; a last line cut short by an interrupted write is dropped from the file."""
     done: dict[tuple, dict[str, Any]] = {}
     if not path.exists():
         return done
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -186,17 +194,29 @@ def _read_trials(path: Path) -> dict[tuple, dict[str, Any]]:
             trial = Trial(record["task"], record["architecture"], record["rule"], float(record["learning_rate"]),
                           int(record["seed"]))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            if number == len(path.read_text().splitlines()):
-                continue  # a line cut short by an interrupted write
+            if number == len(lines):
+                _write_text_atomic("".join(f"{kept}\n" for kept in lines[:-1]), path)
+                continue
             raise ValueError(f"{path}, line {number}: not a trial record; delete the line or the file") from None
+        recorded = record.get("settings")
+        expected = trial_settings(trial, settings)
+        if recorded is not None and recorded != expected:
+            differ = ", ".join(f"{k} {recorded.get(k)!r} there, {v!r} now" for k, v in expected.items()
+                               if recorded.get(k) != v)
+            raise ValueError(f"{path}, line {number}: a trial made with other settings ({differ}); tune into "
+                             f"another --out, or with the same settings")
         done[trial.key] = record
     return done
 
 
-def _write_json_atomic(data: Any, path: Path) -> None:
+def _write_text_atomic(text: str, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def _write_json_atomic(data: Any, path: Path) -> None:
+    _write_text_atomic(json.dumps(data, indent=1) + "\n", path)
 
 
 Combination = tuple[str, str, str]
@@ -234,7 +254,7 @@ def tune(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trials_file = out / TRIALS_FILE
-    done = _read_trials(trials_file)
+    done = _read_trials(trials_file, settings)
     centres = {c: untuned_rate(*c, settings.batch_size) for c in combinations}
     steps = {c: list(settings.steps) for c in combinations}
     extended = dict.fromkeys(combinations, 0)
@@ -257,6 +277,7 @@ def tune(
                 on_update(len(planned()) - len(todo), len(planned()), None)
             with trials_file.open("a") as log:
                 for trial, record in _results(pool, runner, todo, settings):
+                    record = {**record, "settings": trial_settings(trial, settings)}
                     done[trial.key] = record
                     log.write(json.dumps(record) + "\n")
                     log.flush()
@@ -285,10 +306,13 @@ def tune(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    rates = []
+    rates, unstable = [], []
     for c in combinations:
         records = [done[t.key] for t in planned() if (t.task, t.architecture, t.rule) == c]
         chosen = choose_rate(records)
+        if chosen["score"] <= 0:
+            unstable.append({"task": c[0], "architecture": c[1], "rule": c[2], "grid": chosen["grid"]})
+            continue
         rates.append({"task": c[0], "architecture": c[1], "rule": c[2], "learning_rate": chosen["learning_rate"],
                       "batch_size": settings.batch_size, "score": chosen["score"], "mean": round(chosen["mean"], 4),
                       "grid": chosen["grid"]})
@@ -301,6 +325,7 @@ def tune(
         "command": command,
         "settings": {**asdict(settings), "seeds": list(settings.seeds), "steps": list(settings.steps)},
         "rates": rates,
+        "unstable": unstable,  # every rate diverged or let the loss rise: no rate is chosen
     }
     path = out / TABLE_FILE
     _write_json_atomic(table, path)
