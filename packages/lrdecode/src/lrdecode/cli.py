@@ -84,7 +84,8 @@ IncompleteOpt = Annotated[bool, typer.Option(
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 MinMetricOpt = Annotated[float | None, typer.Option(
     help="Leave out simulated runs whose final task metric (runs.parquet final_metric) is below this: networks "
-    "that did not learn. Recordings are kept.")]
+    "that did not learn. One threshold for every task (a SimCLR linear probe can start high). Recordings are "
+    "kept.")]
 
 
 def _fail(message: str) -> None:
@@ -249,8 +250,8 @@ def evaluate(
     statistic: StatisticOpt = None,
     split: Annotated[SplitChoice, typer.Option(
         "--split", help="paper: the original example-level splits; grouped: whole runs on one side; twins: whole "
-        "initialisations (every rule's run of one task, architecture, batch size and seeds) on one side; both "
-        "(paper, grouped); all (the three).")
+        "initialisations (every run of one architecture and model seed) on one side; both (paper, grouped); all "
+        "(the three).")
     ] = SplitChoice.all,
     where: WhereOpt = None,
     measurement: MeasurementOpt = None,

@@ -74,11 +74,12 @@ def select_runs(runs: pd.DataFrame, where: Mapping[str, object | Sequence[object
 
 def _learned(runs: pd.DataFrame, min_metric: float) -> tuple[pd.DataFrame, list[dict[str, str]]]:
     """The runs that reached `min_metric` (and every recording), and a reason for each simulated run left out."""
-    if "final_metric" not in runs:
-        raise DecodeError("--min-metric needs the final_metric column of runs.parquet, which this data lacks",
+    simulated = runs["source"].astype(str) == "simulation"
+    if "final_metric" not in runs or runs.loc[simulated, "final_metric"].isna().all():
+        raise DecodeError("--min-metric needs the final_metric column of runs.parquet, which this data lacks "
+                          "(or leaves empty for every simulated run)",
                           "leave --min-metric out, or decode data that records each run's final task metric")
     metric = pd.to_numeric(runs["final_metric"], errors="coerce")
-    simulated = runs["source"].astype(str) == "simulation"
     low = simulated & ~(metric >= min_metric)
     if simulated.any() and low.sum() == simulated.sum():
         raise DecodeError(f"no simulated run reached the final metric {min_metric:g} (best: "

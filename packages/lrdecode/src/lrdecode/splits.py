@@ -5,9 +5,9 @@
 - ``grouped``: the same, but of runs: all layers (and all measurement settings) of one run
   fall on one side, because the layers of one network are correlated. Every rule gets the
   same number of train runs and of test runs.
-- ``twins``: of initialisations: every run that shares a task, architecture, batch size,
-  model seed and dataset seed (the same network trained by each rule) falls on one side, so
-  no test run has a twin of another rule in training. Unseeded runs have no twins.
+- ``twins``: of initialisations: every run that shares an architecture and a model seed
+  (lrsim starts them from the same weights, whatever the rule, task, batch size or data
+  order) falls on one side, so no test run has a twin in training. Unseeded runs have none.
 - held-out factor: train on every other level of a run factor, test on one level.
 """
 
@@ -23,8 +23,8 @@ from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold, St
 from lrdecode.errors import DecodeError
 
 SPLIT_KINDS: tuple[str, ...] = ("paper", "grouped", "twins")
-#: the run columns that make runs twins: one initialisation, trained by each rule
-TWIN_COLUMNS = ("task", "architecture", "batch_size", "model_seed", "dataset_seed")
+#: the run columns that make runs twins: the same initial weights
+TWIN_COLUMNS = ("architecture", "model_seed")
 # Held-out factors: name -> run columns whose combined value is one level.
 FACTORS: dict[str, tuple[str, ...]] = {
     "architecture": ("architecture",),
@@ -130,8 +130,8 @@ def twin_splits(labels: Sequence[str], twins: Sequence[str], *, n_splits: int = 
     keys = np.unique(twins)
     n_test = max(1, round(test_fraction * len(keys)))
     if len(keys) - n_test < 2:
-        raise DecodeError(f"too few initialisations for a twin-grouped split ({len(keys)}: runs that share task, "
-                          "architecture, batch size, model seed and dataset seed count once)",
+        raise DecodeError(f"too few initialisations for a twin-grouped split ({len(keys)}: runs that share an "
+                          "architecture and a model seed count once)",
                           "add runs of other seeds, or use --split grouped")
     rng = np.random.default_rng(seed)
     splits = []
