@@ -10,11 +10,11 @@ import pytest
 
 from lrsim import regime
 from lrsim.architectures import ARCHITECTURES
-from lrsim.regime import TunedRate, batch_scaling, load_regimes, rise_ratio, target_for
+from lrsim.regime import TunedRate, batch_scaling, load_regimes, target_for
 from lrsim.rules import RULES
 from lrsim.tasks import available_tasks, get_task
 from lrsim.training import TrainConfig, Trainer, learning_rate
-from lrsim.tune import Trial, TuneSettings, choose_rate, trial_score, tune
+from lrsim.tune import Trial, TuneSettings, choose_rate, rise_ratio, trial_score, tune
 
 
 def test_batch_scaling_is_linear_for_sgd_and_the_square_root_for_adam():

@@ -379,8 +379,8 @@ def evaluate_redrawn(
         features = first if i == 0 else features_of_split(i)
         if len(features.labelled()) != len(data):
             raise RuntimeError("a redrawn feature set changed the labelled examples; the splits no longer apply")
-        part = run_protocol(features, [one], classifier=classifier, grouped_inner=groups is not None,
-                            inner_groups=groups, exhaustive=exhaustive, seed=seed + i, n_jobs=n_jobs, keys=keys)
+        part = run_protocol(features, [one], classifier=classifier, inner_groups=groups, exhaustive=exhaustive,
+                            seed=seed + i, n_jobs=n_jobs, keys=keys)
         run.outcomes += part.outcomes
         reporter.advance()
     reporter.finish()

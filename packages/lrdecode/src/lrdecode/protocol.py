@@ -147,9 +147,9 @@ def run_protocol(
 ) -> ProtocolRun:
     """Fit and test one classifier on every split of the labelled examples.
 
-    grouped_inner: choose hyperparameters with grouped inner folds (use it whenever the
-    outer split is grouped, else the inner CV would reward memorising runs): grouped by
-    `inner_groups` (the outer split's groups, e.g. twins), by run when that is None.
+    grouped_inner: choose hyperparameters with run-grouped inner folds (use it whenever the
+    outer split is grouped, else the inner CV would reward memorising runs); `inner_groups`
+    (the outer split's groups, e.g. twins) groups the inner folds by those instead.
     after_split(outcome, model, test_features) is called while the fitted model is at hand;
     models are not kept unless keep_models.
     """
@@ -157,6 +157,7 @@ def run_protocol(
     data = labelled(features)
     labels = data.labels.astype(str)
     groups = data.groups if inner_groups is None else np.asarray(inner_groups)
+    grouped_inner = grouped_inner or inner_groups is not None
     run = ProtocolRun(keys=dict(keys or {"classifier": classifier}), classes=data.classes)
     reporter.start(" ".join(str(v) for v in run.keys.values()) + " (splits)", len(splits))
     for i, split in enumerate(splits):
@@ -202,8 +203,7 @@ def evaluate(
     groups = split_groups(split, data.examples, data.groups)
     splits = make_splits(split, data.labels.astype(str), groups, n_splits=n_splits,
                          test_fraction=test_fraction, seed=seed)
-    return run_protocol(features, splits, classifier=classifier, grouped_inner=groups is not None,
-                        inner_groups=groups,
+    return run_protocol(features, splits, classifier=classifier, inner_groups=groups,
                         exhaustive=exhaustive, seed=seed, n_jobs=n_jobs,
                         keys=keys or {"classifier": classifier, "split": split},
                         after_split=after_split, reporter=reporter)

@@ -15,7 +15,6 @@ demo's width, 15 epochs, batch 32); `lrsim run` prints a run's metric beside its
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -59,10 +58,6 @@ class TunedRate:
     score: float
 
 
-def _key(task: str, architecture: str, rule: str) -> tuple[str, str, str]:
-    return task, architecture, rule
-
-
 def read_regime_table(path: str | Path) -> dict[str, Any]:
     """A regime table (the JSON `lrsim tune` writes), checked; ValueError names the file and the entry."""
     try:
@@ -92,13 +87,13 @@ def load_regimes() -> dict[tuple[str, str, str], TunedRate]:
     out = {}
     for entry in table["rates"]:
         rate = TunedRate(**{name: entry[name] for name in TunedRate.__dataclass_fields__})
-        out[_key(rate.task, rate.architecture, rate.rule)] = rate
+        out[rate.task, rate.architecture, rate.rule] = rate
     return out
 
 
 def tuned_rate(task: str, architecture: str, rule: str) -> TunedRate | None:
     """The shipped tuned rate of this combination, or None when it was not tuned."""
-    return load_regimes().get(_key(task, architecture, rule))
+    return load_regimes().get((task, architecture, rule))
 
 
 def target_settings(architecture: str) -> str:
@@ -130,11 +125,3 @@ def target_for(task: str, architecture: str, rule: str) -> float | None:
             return TARGETS[key]
     return None
 
-
-def rise_ratio(initial_loss: float, losses: list[float]) -> float:
-    """The largest epoch loss over the initial loss (inf when a loss is not finite): the stability check."""
-    if not losses:
-        return 1.0
-    if not all(math.isfinite(x) for x in losses) or not math.isfinite(initial_loss) or initial_loss <= 0:
-        return math.inf
-    return max(losses) / initial_loss

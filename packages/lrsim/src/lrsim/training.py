@@ -114,17 +114,17 @@ def learning_rate(architecture: str, optimizer: str, batch_size: int, base_learn
     architecture, rule), when the shipped regime table has it; else `BASE_LEARNING_RATES`.
     Rescaled to `batch_size` linearly for SGD and by the square root for Adam (`lrsim.regime`).
     """
-    if base_learning_rate is not None:
-        return float(base_learning_rate) * batch_scaling(optimizer, batch_size, REFERENCE_BATCH_SIZE)
-    tuned = tuned_rate(task, architecture, rule) if task is not None and rule is not None else None
-    if tuned is not None:
-        return tuned.learning_rate * batch_scaling(optimizer, batch_size, tuned.batch_size)
-    if architecture not in BASE_LEARNING_RATES:
+    if base_learning_rate is None and task is not None and rule is not None:
+        tuned = tuned_rate(task, architecture, rule)
+        if tuned is not None:
+            return tuned.learning_rate * batch_scaling(optimizer, batch_size, tuned.batch_size)
+    if base_learning_rate is None and architecture not in BASE_LEARNING_RATES:
         raise KeyError(
             f"no base learning rate for architecture {architecture!r}; add it to "
             "lrsim.training.BASE_LEARNING_RATES or pass base_learning_rate"
         )
-    return BASE_LEARNING_RATES[architecture][optimizer] * batch_scaling(optimizer, batch_size, REFERENCE_BATCH_SIZE)
+    base = BASE_LEARNING_RATES[architecture][optimizer] if base_learning_rate is None else float(base_learning_rate)
+    return base * batch_scaling(optimizer, batch_size, REFERENCE_BATCH_SIZE)
 
 
 def learning_rate_schedule(

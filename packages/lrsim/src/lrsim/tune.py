@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import lrsim
-from lrsim.regime import batch_scaling, rise_ratio
+from lrsim.regime import batch_scaling
 
 __all__ = ["MAX_LOSS_RISE", "Trial", "TuneSettings", "choose_rate", "tune"]
 
@@ -74,15 +74,12 @@ class Trial:
         return self.task, self.architecture, self.rule, round(self.learning_rate, 12), self.seed
 
 
-def untuned_rate(task: str, architecture: str, rule: str, batch_size: int) -> float:
+def untuned_rate(architecture: str, rule: str, batch_size: int) -> float:
     """The rate lrsim uses without a tuned entry, at `batch_size`: the grid's centre."""
     from lrsim.rules import get_rule
-    from lrsim.training import BASE_LEARNING_RATES, REFERENCE_BATCH_SIZE
+    from lrsim.training import learning_rate
 
-    optimizer = get_rule(rule).optimizer
-    if architecture not in BASE_LEARNING_RATES:
-        raise KeyError(f"no base learning rate for architecture {architecture!r} to centre the grid on")
-    return BASE_LEARNING_RATES[architecture][optimizer] * batch_scaling(optimizer, batch_size, REFERENCE_BATCH_SIZE)
+    return learning_rate(architecture, get_rule(rule).optimizer, batch_size)
 
 
 def grid_rate(centre: float, step: int) -> float:
@@ -129,6 +126,15 @@ def run_trial(trial: Trial, settings: TuneSettings) -> dict[str, Any]:
         "curve": result.learning_curve,
         "seconds": round(time.perf_counter() - began, 2),
     }
+
+
+def rise_ratio(initial_loss: float, losses: list[float]) -> float:
+    """The largest epoch loss over the initial loss (inf when a loss is not finite): the stability check."""
+    if not losses:
+        return 1.0
+    if not all(math.isfinite(x) for x in losses) or not math.isfinite(initial_loss) or initial_loss <= 0:
+        return math.inf
+    return max(losses) / initial_loss
 
 
 def _finite_or_none(value: float | None, digits: int = 4) -> float | None:
@@ -255,13 +261,18 @@ def tune(
     out.mkdir(parents=True, exist_ok=True)
     trials_file = out / TRIALS_FILE
     done = _read_trials(trials_file, settings)
-    centres = {c: untuned_rate(*c, settings.batch_size) for c in combinations}
+    centres = {c: untuned_rate(c[1], c[2], settings.batch_size) for c in combinations}
     steps = {c: list(settings.steps) for c in combinations}
     extended = dict.fromkeys(combinations, 0)
 
+    def planned_of(c: Combination) -> list[Trial]:
+        return [Trial(*c, grid_rate(centres[c], k), seed) for k in steps[c] for seed in settings.seeds]
+
     def planned() -> list[Trial]:
-        return [Trial(*c, grid_rate(centres[c], k), seed) for c in combinations for k in steps[c]
-                for seed in settings.seeds]
+        return [t for c in combinations for t in planned_of(c)]
+
+    def records_of(c: Combination) -> list[dict[str, Any]]:
+        return [done[t.key] for t in planned_of(c)]
 
     workers = workers or os.cpu_count() or 1
     pool = None
@@ -275,19 +286,21 @@ def tune(
             todo = [t for t in planned() if t.key not in done]
             if on_update is not None:
                 on_update(len(planned()) - len(todo), len(planned()), None)
+            total, finished = len(planned()), len(planned()) - len(todo)
             with trials_file.open("a") as log:
                 for trial, record in _results(pool, runner, todo, settings):
                     record = {**record, "settings": trial_settings(trial, settings)}
                     done[trial.key] = record
                     log.write(json.dumps(record) + "\n")
                     log.flush()
+                    finished += 1
                     if on_update is not None:
-                        on_update(sum(t.key in done for t in planned()), len(planned()), record)
+                        on_update(finished, total, record)
             grew = False
             for c in combinations:
                 if extended[c] >= settings.extend:
                     continue
-                records = [done[t.key] for t in planned() if (t.task, t.architecture, t.rule) == c]
+                records = records_of(c)
                 chosen = choose_rate(records)
                 rates = sorted({r["learning_rate"] for r in records})
                 if chosen["score"] <= 0:
@@ -308,8 +321,7 @@ def tune(
 
     rates, unstable = [], []
     for c in combinations:
-        records = [done[t.key] for t in planned() if (t.task, t.architecture, t.rule) == c]
-        chosen = choose_rate(records)
+        chosen = choose_rate(records_of(c))
         if chosen["score"] <= 0:
             unstable.append({"task": c[0], "architecture": c[1], "rule": c[2], "grid": chosen["grid"]})
             continue

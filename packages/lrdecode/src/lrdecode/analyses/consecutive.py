@@ -59,8 +59,7 @@ def consecutive_portions(
             for train_portion in PORTIONS:
                 keys = {"measure": measure, "classifier": classifier, "split": kind, "train_portion": train_portion}
                 run_protocol(portions[train_portion], split_list, classifier=classifier,
-                             grouped_inner=groups is not None, inner_groups=groups, exhaustive=exhaustive,
-                             seed=seed, n_jobs=n_jobs,
+                             inner_groups=groups, exhaustive=exhaustive, seed=seed, n_jobs=n_jobs,
                              keys={"measure": measure, "split": kind, "train": train_portion},
                              after_split=_test_every_portion(portions, reference.classes, keys, rows, n_jobs),
                              reporter=reporter)
