@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -120,6 +121,22 @@ def test_the_shipped_regime_table_is_valid_and_names_known_tasks_architectures_a
     for (task, architecture, rule), tuned in table.items():
         assert task in available_tasks() and architecture in ARCHITECTURES and rule in RULES
         assert tuned.learning_rate > 0 and tuned.batch_size >= 1 and 0 <= tuned.score <= 1
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("not json", "not a readable regime table"),
+    ('{"rates": {}}', "a JSON object with a list 'rates'"),
+    ('{"rates": [{"task": "digits", "architecture": "knet4", "rule": "fa", "learning_rate": -1, "batch_size": 32, '
+     '"score": 0.9}]}', "rates[0]"),
+])
+def test_a_bad_regime_table_is_refused_naming_the_file_and_entry(tmp_path, text, message):
+    from lrsim.regime import read_regime_table
+
+    path = tmp_path / "regimes.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
+        read_regime_table(path)
+    assert str(raised.value).startswith(f"{path}: ")
 
 
 def test_targets_follow_the_issue_table():

@@ -220,6 +220,9 @@ def test_the_cli_runs_and_summarises(tmp_path: Path):
     (["--measure", "units=0"], "a unit count must be at least 1"),
     (["--model-seed", "x"], "a seed must be an integer >= 0 or 'none'"),
     (["--checkpoints", "500"], "500 checkpoints need at least 499 optimizer steps"),
+    (["--rule-option", "alpha"], "--rule-option 'alpha': write NAME=NUMBER"),
+    (["--rule", "ia", "--rule-option", "alpha=1", "--rule-option", "alpha=2"], "--rule-option alpha is given twice"),
+    (["--rule-option", "alpha=1"], "learning rule 'sgdm' does not accept the options ['alpha']"),
 ])
 def test_bad_options_get_one_clear_line_and_no_traceback(tmp_path: Path, arguments, message):
     result = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "x"), "--epochs", "1", "--width", "0.25",
