@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import shared_schema as ss
 from lrdecode import cli, limits
 from lrdecode.analyses import consecutive_portions, plan_experiment, trajectory_subsampling, units_noise
+from lrdecode.analyses.units_noise import reference_setting
 from lrdecode.data import LoadedData, load
 from lrdecode.errors import DecodeError
 from lrdecode.figures import write_figures
@@ -208,6 +209,36 @@ def test_units_noise_from_the_datas_settings_scores_every_measure_and_setting(se
     assert [p.name for p in write_figures(result, tmp_path)] == ["units_noise_units_noise.png"]
 
 
+def test_units_noise_chooses_hyperparameters_at_the_reference_setting_and_refits_them_elsewhere(settings_data):
+    result = units_noise(settings_data, rules=("fa", "ia"), measures=("act",), classifier="rf", splits=("paper",),
+                         n_splits=2)
+    splits = result.tables["splits"]
+    reference = splits[splits["measurement"] == "all"]
+    other = splits[splits["measurement"] == "units=0.5"]
+    assert not reference["selection_method"].eq("given hyperparameters").any()
+    assert other["selection_method"].eq("given hyperparameters").all()
+    assert list(other["params"]) == list(reference["params"])  # split by split
+    assert result.settings["select_at"] == "reference"
+    assert result.tables["settings"].set_index("measurement")["reference"].to_dict() == {"all": True,
+                                                                                         "units=0.5": False}
+
+
+def test_units_noise_can_choose_hyperparameters_in_every_cell(settings_data):
+    result = units_noise(settings_data, rules=("fa", "ia"), measures=("act",), classifier="svm", splits=("paper",),
+                         n_splits=2, select_at="each")
+    assert not result.tables["splits"]["selection_method"].eq("given hyperparameters").any()
+    with pytest.raises(DecodeError, match="unknown --select-at 'once'"):
+        units_noise(settings_data, rules=("fa", "ia"), measures=("act",), select_at="once")
+
+
+def test_the_reference_setting_is_the_ideal_instrument_or_the_best_measured():
+    grid = pd.DataFrame({"measurement": ["units=0.1,noise=1", "units=0.5", "units=0.5,noise=1", "units=0.1"],
+                         "units_measured": [10.0, 50.0, 50.0, 10.0], "noise_std": [1.0, 0.0, 1.0, 0.0]})
+    assert reference_setting(grid) == "units=0.5"
+    assert reference_setting(pd.concat([grid, pd.DataFrame({"measurement": ["all"], "units_measured": [100.0],
+                                                            "noise_std": [0.0]})])) == "all"
+
+
 # ---------------------------------------------------------------- plan
 
 
@@ -261,6 +292,7 @@ def test_cli_units_noise_from_unit_responses_and_plan(units_dir: Path, tmp_path:
                   "fa,ia", "-c", "svm", "--split", "grouped", "--splits", "2", "--out", tmp_path, "-q")
     assert heat.exit_code == 0, heat.output
     assert "rows units, columns noise_std" in heat.output
+    assert "hyperparameters chosen per measure and split at the reference setting (act: all)" in heat.output
     assert (tmp_path / "units_noise_units_noise.png").stat().st_size > 0
     assert len(pd.read_csv(tmp_path / "units_noise_summary.csv")) == 4
     planned = invoke("plan", units_dir, "--units", "12", "--sessions", "2", "--spacing", "2", "-c", "svm",

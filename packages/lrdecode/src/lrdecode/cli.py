@@ -81,7 +81,8 @@ JobsOpt = Annotated[int, typer.Option("--n-jobs", "-j", help="Parallel jobs (-1 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory for the results (JSON, CSV, PNG).")]
 IncompleteOpt = Annotated[bool, typer.Option(
     "--include-incomplete", help="Also decode runs that diverged or failed (their trajectories are shorter).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress (a bar on a terminal, else a line every ~10 s).")]
 MinMetricOpt = Annotated[float | None, typer.Option(
     help="Leave out simulated runs whose final task metric (runs.parquet final_metric) is below this: networks "
     "that did not learn. One threshold for every task (a SimCLR linear probe can start high). Recordings are "
@@ -126,23 +127,36 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class RichReporter:
-    """Progress bars on stderr (rich), one per configuration (its splits, or one fit)."""
+    """Progress bars on stderr (rich), one per configuration (its splits, or one fit), with the
+    time left and the latest note from inside the unit in progress."""
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=Console(stderr=True))
+                                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+                                 console=Console(stderr=True))
         self.task: Any = None
 
     def start(self, label: str, total: int) -> None:
         if self.task is None:
             self.progress.start()
-        self.task = self.progress.add_task(label, total=total)
+        self.task = self.progress.add_task(label, total=total, note="")
 
     def advance(self, step: int = 1) -> None:
-        self.progress.advance(self.task, step)
+        self.progress.update(self.task, advance=step, note="")
+
+    def note(self, text: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, note=text)
 
     def finish(self) -> None:
         pass
@@ -154,16 +168,17 @@ class RichReporter:
 
 @contextmanager
 def reporter(quiet: bool) -> Iterator[Reporter]:
-    from lrdecode.progress import SILENT
+    """Silence with --quiet; progress bars on a terminal; else a plain line on stderr every ~10 s."""
+    from lrdecode.progress import SILENT, PlainReporter
 
-    if quiet or not sys.stderr.isatty():
+    if quiet:
         yield SILENT
         return
-    bars = RichReporter()
+    shown: RichReporter | PlainReporter = RichReporter() if sys.stderr.isatty() else PlainReporter()
     try:
-        yield bars
+        yield shown
     finally:
-        bars.close()
+        shown.close()
 
 
 def _load(data: list[Path], where: list[str] | None, measurement: list[str] | None,
@@ -445,6 +460,11 @@ class UnitSource(StrEnum):
     units = "units"
 
 
+class SelectAt(StrEnum):
+    reference = "reference"
+    each = "each"
+
+
 class Surface(StrEnum):
     units = "units"
     noise = "noise"
@@ -616,6 +636,10 @@ def units_noise_command(
     n_jobs: JobsOpt = 1,
     include_incomplete: IncompleteOpt = False,
     min_metric: MinMetricOpt = None,
+    select_at: Annotated[SelectAt, typer.Option(
+        "--select-at", help="reference: choose hyperparameters once per measure and split at the reference "
+        "setting (the ideal instrument) and refit them at every setting; each: choose them anew in every cell "
+        "(as many searches as cells).")] = SelectAt.reference,
     quiet: QuietOpt = False,
 ) -> None:
     """Unit subsampling x measurement noise (paper Fig. 5): an accuracy heatmap per measure."""
@@ -630,8 +654,12 @@ def units_noise_command(
                              measures=[m.value for m in measure] if measure else None, statistics=statistic,
                              classifier=classifier, splits=_splits(split), n_splits=splits,
                              test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                             reporter=bars)
+                             select_at=select_at.value, reporter=bars)
     _describe_grid(result)
+    if select_at is SelectAt.reference:
+        reference = result.tables["settings"].query("reference").groupby("measure")["measurement"].first()
+        print("hyperparameters chosen per measure and split at the reference setting ("
+              + ", ".join(f"{m}: {label}" for m, label in reference.items()) + "), refit at every other setting")
     summary = result.summary.sort_values(["units_measured", "noise_std"], ascending=[False, True], kind="stable")
     summary["units"] = pd.Categorical(summary["units"].astype(str), list(dict.fromkeys(summary["units"].astype(str))))
     _grid(summary, "units", "noise_std", ["measure", "classifier", "split"])

@@ -85,7 +85,8 @@ def fit_decoder(
                           "fit on runs of two rules or more")
     reporter.start(f"choosing and fitting the {spec.label}", 1)
     selection = select_model(spec, labelled.X, labelled.labels.astype(str), groups=labelled.groups,
-                             layout=labelled.layout, exhaustive=exhaustive, random_state=seed, n_jobs=n_jobs)
+                             layout=labelled.layout, exhaustive=exhaustive, random_state=seed, n_jobs=n_jobs,
+                             reporter=reporter)
     reporter.advance()
     reporter.finish()
     return DecoderModel(

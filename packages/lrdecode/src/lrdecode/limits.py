@@ -29,7 +29,7 @@ import shared_schema as ss
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
 from lrdecode.features import FeatureSet
-from lrdecode.progress import SILENT, Reporter
+from lrdecode.progress import SILENT, NotesOnly, Reporter
 from lrdecode.protocol import ProtocolRun, labelled, run_protocol
 from lrdecode.splits import make_splits, split_groups
 
@@ -380,7 +380,7 @@ def evaluate_redrawn(
         if len(features.labelled()) != len(data):
             raise RuntimeError("a redrawn feature set changed the labelled examples; the splits no longer apply")
         part = run_protocol(features, [one], classifier=classifier, inner_groups=groups, exhaustive=exhaustive,
-                            seed=seed + i, n_jobs=n_jobs, keys=keys)
+                            seed=seed + i, n_jobs=n_jobs, keys=keys, reporter=NotesOnly(reporter))
         run.outcomes += part.outcomes
         reporter.advance()
     reporter.finish()

@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from lrdecode.features import FeatureLayout
+from lrdecode.progress import SILENT, Reporter
 from lrdecode.splits import inner_cv
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class SelectionTask:
     folds: list[tuple[np.ndarray, np.ndarray]]
     random_state: int
     n_jobs: int
+    reporter: Reporter = SILENT
 
     def pipeline(self, **params: Any) -> Pipeline:
         return make_pipeline(self.spec, self.layout, self.random_state, self.n_jobs, **params)
@@ -81,16 +83,27 @@ def make_pipeline(spec: ClassifierSpec, layout: FeatureLayout | None, random_sta
 
 def select_model(spec: ClassifierSpec, X: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None,
                  layout: FeatureLayout | None = None, exhaustive: bool = False, inner_folds: int = 5,
-                 random_state: int = 0, n_jobs: int = 1) -> Selection:
+                 random_state: int = 0, n_jobs: int = 1, reporter: Reporter = SILENT,
+                 params: dict[str, Any] | None = None) -> Selection:
     """Choose hyperparameters on (X, y) by inner cross-validation and fit the chosen model on all of it.
 
-    ``groups`` (the run of each example) makes the inner folds run-grouped too.
+    ``groups`` (the run of each example) makes the inner folds run-grouped too; ``reporter``
+    receives notes on the search's progress. ``params`` skips the search: the model is fit
+    with those hyperparameters (chosen elsewhere, e.g. at another measurement setting).
     """
+    y = np.asarray(y).astype(str)
+    if params is not None:
+        start = time.perf_counter()
+        reporter.note(f"fitting {params_text(params)}")
+        with limited_threads(n_jobs):
+            model = make_pipeline(spec, layout, random_state, n_jobs, **params).fit(X, y)
+        return Selection(model=model, params=dict(params), score=float("nan"), method="given hyperparameters",
+                         seconds=time.perf_counter() - start)
     y = np.asarray(y).astype(str)
     cv = inner_cv(y, groups, n_folds=inner_folds, seed=random_state)
     folds = list(cv.split(X, y, groups))
     task = SelectionTask(spec=spec, X=X, y=y, groups=groups, layout=layout, folds=folds,
-                         random_state=random_state, n_jobs=n_jobs)
+                         random_state=random_state, n_jobs=n_jobs, reporter=reporter)
     start = time.perf_counter()
     with limited_threads(n_jobs):
         selection = exhaustive_search(task) if exhaustive else spec.select(task)
@@ -107,6 +120,7 @@ def limited_threads(n_jobs: int) -> threadpool_limits:
 def exhaustive_search(task: SelectionTask) -> Selection:
     """The original procedure: every point of the grid, every inner fold, then a refit."""
     grid = task.spec.grid(task.layout, _smallest_fold(task))
+    task.reporter.note(f"exhaustive grid: {len(grid_candidates(grid))} candidates x {len(task.folds)} folds")
     search = GridSearchCV(task.pipeline(), [{f"classifier__{k}": v for k, v in g.items()} for g in grid],
                           cv=task.folds, n_jobs=task.n_jobs, refit=True, error_score="raise")
     search.fit(task.X, task.y)
@@ -185,6 +199,7 @@ def halving_search(task: SelectionTask, candidates: Sequence[dict[str, Any]], et
     base = task.pipeline()
 
     def score(i: int, budget: float) -> float:
+        task.reporter.note(f"halving: {params_text(candidates[i])} on {int(budget)} examples")
         accuracies = []
         for (_, val), order in zip(task.folds, orders, strict=True):
             rows = order[: int(budget)]
@@ -195,6 +210,7 @@ def halving_search(task: SelectionTask, candidates: Sequence[dict[str, Any]], et
 
     best, best_score, trace = successive_halving(candidates, score, sample_budgets(task, len(candidates), eta), eta)
     params = dict(candidates[best])
+    task.reporter.note(f"fitting {params_text(params)} on all {len(task.y)} examples")
     model = task.pipeline(**params).fit(task.X, task.y)
     return Selection(model=model, params=params, score=best_score,
                      method=f"successive halving over training examples ({len(candidates)} candidates, "

@@ -143,6 +143,7 @@ def run_protocol(
     keys: dict[str, Any] | None = None,
     after_split: Callable[[SplitOutcome, Pipeline, FeatureSet], None] | None = None,
     keep_models: bool = False,
+    params: Sequence[dict[str, Any]] | None = None,
     reporter: Reporter = SILENT,
 ) -> ProtocolRun:
     """Fit and test one classifier on every split of the labelled examples.
@@ -151,8 +152,11 @@ def run_protocol(
     outer split is grouped, else the inner CV would reward memorising runs); `inner_groups`
     (the outer split's groups, e.g. twins) groups the inner folds by those instead.
     after_split(outcome, model, test_features) is called while the fitted model is at hand;
-    models are not kept unless keep_models.
+    models are not kept unless keep_models. ``params`` (one dict per split) fits those
+    hyperparameters instead of choosing them.
     """
+    if params is not None and len(params) != len(splits):
+        raise ValueError(f"{len(params)} sets of hyperparameters for {len(splits)} splits")
     spec = get_classifier(classifier)
     data = labelled(features)
     labels = data.labels.astype(str)
@@ -166,7 +170,7 @@ def run_protocol(
         selection = select_model(spec, train.X, labels[split.train],
                                  groups=groups[split.train] if grouped_inner else None, layout=data.layout,
                                  exhaustive=exhaustive, inner_folds=inner_folds, random_state=seed + i,
-                                 n_jobs=n_jobs)
+                                 n_jobs=n_jobs, reporter=reporter, params=None if params is None else params[i])
         model = selection.model
         with limited_threads(n_jobs):
             proba = model.predict_proba(test.X)
@@ -195,6 +199,7 @@ def evaluate(
     n_jobs: int = 1,
     keys: dict[str, Any] | None = None,
     after_split: Callable[[SplitOutcome, Pipeline, FeatureSet], None] | None = None,
+    params: Sequence[dict[str, Any]] | None = None,
     reporter: Reporter = SILENT,
 ) -> ProtocolRun:
     """The paper's protocol (``split="paper"``), or its run-grouped (``"grouped"``) or twin-grouped (``"twins"``)
@@ -206,4 +211,4 @@ def evaluate(
     return run_protocol(features, splits, classifier=classifier, inner_groups=groups,
                         exhaustive=exhaustive, seed=seed, n_jobs=n_jobs,
                         keys=keys or {"classifier": classifier, "split": split},
-                        after_split=after_split, reporter=reporter)
+                        after_split=after_split, params=params, reporter=reporter)

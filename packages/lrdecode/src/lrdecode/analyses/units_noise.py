@@ -11,6 +11,13 @@ Two sources of the grid:
   stored) only, since the activity change needs the Jacobian.
 
 The paper decoded FA vs IA (``rules=("fa", "ia")``); any subset of two rules or more works.
+
+Hyperparameters (``select_at``): ``"reference"`` (default) chooses them once per measure and
+split, by the classifier's usual inner CV at the reference setting (the ideal instrument
+``all`` where present, else the most units with the least noise), and every other setting
+fits the classifier with them on the same split's training examples: one selection per
+split instead of one per cell, and still nothing chosen on a test example. ``"each"``
+chooses them anew in every cell (the original procedure; as many searches as cells).
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ import shared_schema as ss
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
+from lrdecode.features import FeatureSet
 from lrdecode.limits import load_units, measure_units, restrict_rules, select_setting, settings_table
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.protocol import evaluate
 from lrdecode.results import Result
 
 SOURCES: tuple[str, ...] = ("settings", "units")
+SELECT_AT: tuple[str, ...] = ("reference", "each")
 DEFAULT_UNITS: tuple[str, ...] = ("0.1", "0.25", "0.5", "all")
 DEFAULT_NOISE: tuple[float, ...] = (0.0, 0.1, 0.5, 1.0, 2.0)
 
@@ -80,6 +89,7 @@ def units_noise(
     seed: int = 0,
     exhaustive: bool = False,
     n_jobs: int = 1,
+    select_at: str = "reference",
     reporter: Reporter = SILENT,
 ) -> Result:
     """Accuracy (mean +- s.e.m.) for every measure x measurement setting x split kind.
@@ -88,6 +98,8 @@ def units_noise(
     measured (median over examples) and noise std; ``settings``: the grid itself.
     """
     splits = check_split_kinds(splits)
+    if select_at not in SELECT_AT:
+        raise DecodeError(f"unknown --select-at {select_at!r}", f"use one of {', '.join(SELECT_AT)}")
     data = restrict_rules(data, rules)
     data = measurement_grid(data, source=source, units=units, noise=noise, measurement_seed=measurement_seed,
                             reporter=reporter)
@@ -96,18 +108,31 @@ def units_noise(
     feature_sets, runs = {}, []
     for measure in measures:
         grid = settings_table(data.trajectories, measure)
-        grid_rows.append(grid.assign(measure=measure))
-        for setting in grid.itertuples():
-            features = features_for(select_setting(data, setting.measurement), measure, statistics)
-            feature_sets[f"{measure} @ {setting.measurement}"] = features
+        reference = reference_setting(grid)
+        grid_rows.append(grid.assign(measure=measure, reference=grid["measurement"] == reference))
+        ordered = [reference, *(m for m in grid["measurement"] if m != reference)]
+        chosen: dict[str, list[dict]] = {}
+        for label in ordered:
+            setting = grid.set_index("measurement").loc[label]
+            features = features_for(select_setting(data, label), measure, statistics)
+            feature_sets[f"{measure} @ {label}"] = features
+            if label == reference:
+                reference_examples = _example_keys(features)
+            elif select_at == "reference" and not _example_keys(features).equals(reference_examples):
+                raise DecodeError(f"setting {label!r} holds other examples than the reference setting {reference!r}",
+                                  "decode with --select-at each, or measure every setting on the same runs and "
+                                  "layers")
             for kind in splits:
-                runs.append(evaluate(features, classifier=classifier, split=kind, n_splits=n_splits,
-                                     test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                     keys={"measure": measure, "classifier": classifier, "split": kind,
-                                           "measurement": setting.measurement, "units": setting.units,
-                                           "units_measured": setting.units_measured,
-                                           "noise_std": setting.noise_std},
-                                     reporter=reporter))
+                run = evaluate(features, classifier=classifier, split=kind, n_splits=n_splits,
+                               test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
+                               keys={"measure": measure, "classifier": classifier, "split": kind,
+                                     "measurement": label, "units": setting.units,
+                                     "units_measured": setting.units_measured, "noise_std": setting.noise_std},
+                               params=chosen.get(kind) if select_at == "reference" else None,
+                               reporter=reporter)
+                if label == reference:
+                    chosen[kind] = [o.selection.params for o in run.outcomes]
+                runs.append(run)
     grid = pd.concat(grid_rows, ignore_index=True)
     return Result(
         analysis="units_noise",
@@ -115,9 +140,24 @@ def units_noise(
                   "noise": list(noise) if source == "units" else None, "measurement_seed": measurement_seed,
                   "rules": list(rules or []), "measures": measures, "statistics": list(statistics or []),
                   "classifier": classifier, "splits": splits, "n_splits": n_splits, "test_fraction": test_fraction,
-                  "seed": seed, "exhaustive": exhaustive},
+                  "seed": seed, "exhaustive": exhaustive, "select_at": select_at},
         data=describe(data, feature_sets),
         tables={"summary": concat([r.summary_table() for r in runs]),
                 "splits": concat([r.split_table() for r in runs]),
                 "settings": grid[["measure", *[c for c in grid.columns if c != "measure"]]]},
     )
+
+
+def reference_setting(grid: pd.DataFrame) -> str:
+    """The ideal instrument ``all`` where the grid has it, else the most units measured with the least noise."""
+    labels = grid["measurement"].astype(str)
+    if (labels == "all").any():
+        return "all"
+    best = grid.assign(units_order=grid["units_measured"].fillna(-1.0)).sort_values(
+        ["units_order", "noise_std"], ascending=[False, True], kind="stable")
+    return str(best["measurement"].iloc[0])
+
+
+def _example_keys(features: FeatureSet) -> pd.DataFrame:
+    labelled = features.labelled().examples
+    return labelled[["run_id", "layer"]].astype(str).reset_index(drop=True)

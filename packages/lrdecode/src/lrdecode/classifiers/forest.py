@@ -19,11 +19,13 @@ from sklearn.preprocessing import StandardScaler
 
 from lrdecode.classifiers.base import ClassifierSpec
 from lrdecode.features import FeatureLayout
-from lrdecode.model_selection import TRACE_COLUMNS, Selection, SelectionTask, params_text
+from lrdecode.model_selection import TRACE_COLUMNS, Selection, SelectionTask, params_text, stratified_order
 
 MAX_FEATURES: tuple[str | None, ...] = ("sqrt", "log2", None)
 N_ESTIMATORS: tuple[int, ...] = (20, 50, 100, 500, 1000)
-RACE = (50, 100)  # forest sizes whose scores rank the max_features settings (extrapolated, see `asymptote`)
+RACE_EXAMPLES = 2000  # training (and at most as many validation) examples of the max_features race
+RACE_TREES = 128  # trees of the cheapest setting in the race; dearer settings get the same compute
+RACE_MIN_TREES = 16
 PLATEAU = 0.0025  # stop growing when more trees gain less than this, or than the score's standard error
 
 
@@ -36,7 +38,7 @@ def grid(layout: FeatureLayout | None, n_train: int) -> list[dict[str, Sequence[
 
 
 def features_per_split(max_features: str | None, n_features: int) -> int:
-    """How many features a tree considers per split (the cost of a setting)."""
+    """How many features a tree considers per split (what a tree costs, in proportion)."""
     if max_features == "sqrt":
         return max(1, int(math.sqrt(n_features)))
     if max_features == "log2":
@@ -46,6 +48,7 @@ def features_per_split(max_features: str | None, n_features: int) -> int:
 
 def noise_floor(accuracy: float, n: int, plateau: float = PLATEAU) -> float:
     """The least gain in validation accuracy that is not noise: its standard error, or ``plateau``."""
+    accuracy = min(max(accuracy, 0.0), 1.0)  # extrapolated accuracies can leave [0, 1]
     return max(plateau, math.sqrt(accuracy * (1.0 - accuracy) / max(n, 1)))
 
 
@@ -54,79 +57,109 @@ def asymptote(n1: int, score1: float, n2: int, score2: float) -> float:
 
     Small forests flatter settings whose trees are strong but alike (max_features=None) over
     settings whose trees are weaker but decorrelated (sqrt, log2), which need more trees to
-    converge; out of bag, an n-tree forest votes with only ~0.37 n trees per example. Ranked
-    at 50 trees, None led on paper-scale-like data; extrapolated, log2 did, as the grid found.
+    converge. The race gives each setting a different number of trees, so it compares them
+    extrapolated.
     """
     return (n2 * score2 - n1 * score1) / (n2 - n1)
 
 
-def grow(task: SelectionTask, *, max_features: Sequence[str | None] = MAX_FEATURES,
-         sizes: Sequence[int] = N_ESTIMATORS, race: tuple[int, int] = RACE, plateau: float = PLATEAU) -> Selection:
-    """Warm-started forests scored out of bag (or on held-out runs when the split is grouped).
+def race_trees(costs: dict[str | None, int], trees: int = RACE_TREES,
+               least: int = RACE_MIN_TREES) -> dict[str | None, int]:
+    """Trees per setting in the race: the cheapest gets ``trees``, the others as many tree-features
+    (trees x features per split), but at least ``least``; even, so that half of them is a size too."""
+    cheapest = min(costs.values())
+    return {mf: 2 * max(least // 2, round(trees * cheapest / cost / 2)) for mf, cost in costs.items()}
 
-    Every max_features setting grows to ``race[1]`` trees; the best by extrapolated accuracy
-    grows on through the larger sizes until more trees gain less than noise.
+
+def accuracy(forest: RandomForestClassifier, Z: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(forest.classes_[forest.predict_proba(Z).argmax(axis=1)] == y))
+
+
+def race(task: SelectionTask, Z: np.ndarray, settings: Sequence[str | None], rows: list[dict[str, Any]],
+         examples: int = RACE_EXAMPLES, trees: int = RACE_TREES) -> str | None:
+    """The max_features setting to grow: raced on a class-balanced sample of inner fold 0.
+
+    Each setting grows to its share of trees (`race_trees`) on at most ``examples`` of the
+    fold's training rows, scored on at most as many of its validation rows (every tree votes,
+    unlike out of bag), at half and all of its trees; ranked by the accuracy extrapolated to
+    many trees. Settings within one standard error of the best count as tied, and the cheapest
+    of them wins.
+    """
+    train, val = task.folds[0]
+    fit_rows = train[stratified_order(task.y[train], task.random_state)[:examples]]
+    val_rows = val[stratified_order(task.y[val], task.random_state + 1)[:examples]]
+    costs = {mf: features_per_split(mf, Z.shape[1]) for mf in settings}
+    extrapolated = {}
+    for mf, n in race_trees(costs, trees).items():
+        task.reporter.note(f"rf race: max_features={mf}, {n} trees on {len(fit_rows)} examples")
+        forest = RandomForestClassifier(n_estimators=n // 2, max_features=mf, warm_start=True,
+                                        random_state=task.random_state, n_jobs=task.n_jobs)
+        scores = []
+        for size in (n // 2, n):
+            forest.set_params(n_estimators=size).fit(Z[fit_rows], task.y[fit_rows])
+            scores.append(accuracy(forest, Z[val_rows], task.y[val_rows]))
+            rows.append({"params": params_text({"max_features": mf, "n_estimators": size}),
+                         "budget": f"race: {len(fit_rows)} examples", "score": scores[-1]})
+        extrapolated[mf] = asymptote(n // 2, scores[0], n, scores[1])
+    return cheapest_within_noise(extrapolated, costs, len(val_rows))
+
+
+def cheapest_within_noise(extrapolated: dict[str | None, float], costs: dict[str | None, int], n: int) -> str | None:
+    """The cheapest setting whose accuracy is within one standard error (on n examples) of the best."""
+    best = max(extrapolated.values())
+    tied = [mf for mf in extrapolated if extrapolated[mf] >= best - noise_floor(best, n, 0.0)]
+    return min(tied, key=lambda mf: costs[mf])
+
+
+def grow(task: SelectionTask, *, max_features: Sequence[str | None] = MAX_FEATURES,
+         sizes: Sequence[int] = N_ESTIMATORS, race_examples: int = RACE_EXAMPLES, race_size: int = RACE_TREES,
+         plateau: float = PLATEAU) -> Selection:
+    """max_features raced on a sample, then one forest grown with ``warm_start`` until more trees stop helping.
+
+    Growth goes through the grid's sizes from 50 trees, scored out of bag (or, when the split is
+    grouped, on inner fold 0's held-out runs, since out-of-bag layers have siblings of their run
+    in the bag); it stops once a size gains less than noise over the best before it. Out of
+    bag the grown forest is the model; on held-out runs a forest of the reached size is refit
+    on all the data.
     """
     scaler = StandardScaler().fit(task.X)
     Z = scaler.transform(task.X)
+    rows: list[dict[str, Any]] = []
+    winner = race(task, Z, max_features, rows, race_examples, race_size) if len(max_features) > 1 \
+        else max_features[0]
     out_of_bag = task.groups is None
-    if out_of_bag:
-        fit_rows, val_rows = np.arange(len(Z)), None
-    else:
-        fit_rows, val_rows = task.folds[0]
-    y_index = np.unique(task.y, return_inverse=True)[1]
-    forests = {mf: RandomForestClassifier(n_estimators=0, max_features=mf, warm_start=True, oob_score=out_of_bag,
-                                          random_state=task.random_state, n_jobs=task.n_jobs)
-               for mf in max_features}
-    n_classes = int(y_index.max()) + 1
-    votes = {mf: np.zeros((0 if val_rows is None else len(val_rows), n_classes)) for mf in max_features}
-    cost = {mf: features_per_split(mf, Z.shape[1]) for mf in max_features}
+    fit_rows, val_rows = (np.arange(len(Z)), None) if out_of_bag else task.folds[0]
     n_scored = len(fit_rows) if out_of_bag else len(val_rows)
-    scores: dict[tuple[str | None, int], float] = {}
-    alive = list(max_features)
-    rows = []
-    for size in sorted(sizes):
-        for mf in alive:
-            forest = forests[mf]
-            grown = len(getattr(forest, "estimators_", []))
-            forest.set_params(n_estimators=size)
-            with warnings.catch_warnings():
-                # Out of bag with few trees: some examples are in every bag; sklearn warns and skips them.
-                warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
-                forest.fit(Z[fit_rows], task.y[fit_rows])
-            if out_of_bag:
-                scores[mf, size] = float(forest.oob_score_)
-            else:
-                for tree in forest.estimators_[grown:]:
-                    votes[mf] += tree.predict_proba(Z[val_rows])
-                scores[mf, size] = float(np.mean(votes[mf].argmax(axis=1) == y_index[val_rows]))
-            rows.append({"params": params_text({"max_features": mf, "n_estimators": size}), "budget": size,
-                         "score": scores[mf, size]})
-        if len(alive) > 1 and size >= race[1]:
-            small, large = race
-            alive = [min(alive, key=lambda mf: (-asymptote(small, scores[mf, small], large, scores[mf, large]),
-                                                cost[mf]))]
-        elif len(alive) == 1:
-            earlier = [scores[alive[0], s] for s in sizes if race[1] <= s < size]
-            if earlier and scores[alive[0], size] - max(earlier) < noise_floor(scores[alive[0], size], n_scored,
-                                                                              plateau):
-                break
-    # The winner keeps the trees it grew: growth stopped once more trees no longer helped beyond noise.
-    winner = min(alive, key=lambda mf: (-scores[mf, forests[mf].n_estimators], cost[mf]))
-    forest = forests[winner]
+    forest = RandomForestClassifier(n_estimators=0, max_features=winner, warm_start=True, oob_score=out_of_bag,
+                                    random_state=task.random_state, n_jobs=task.n_jobs)
+    scores: dict[int, float] = {}
+    for size in [s for s in sorted(sizes) if s >= 50] or sorted(sizes)[-1:]:
+        task.reporter.note(f"rf growth: max_features={winner}, {size} trees (of at most {max(sizes)})")
+        forest.set_params(n_estimators=size)
+        with warnings.catch_warnings():
+            # Out of bag with few trees: some examples are in every bag; sklearn warns and skips them.
+            warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
+            forest.fit(Z[fit_rows], task.y[fit_rows])
+        scores[size] = float(forest.oob_score_) if out_of_bag else accuracy(forest, Z[val_rows], task.y[val_rows])
+        rows.append({"params": params_text({"max_features": winner, "n_estimators": size}),
+                     "budget": "growth", "score": scores[size]})
+        earlier = [v for s, v in scores.items() if s < size]
+        if earlier and scores[size] - max(earlier) < noise_floor(scores[size], n_scored, plateau):
+            break
     size = forest.n_estimators
     if out_of_bag:
         forest.set_params(warm_start=False)
     else:
+        task.reporter.note(f"rf: fitting {size} trees on all {len(Z)} examples")
         forest = RandomForestClassifier(n_estimators=size, max_features=winner, random_state=task.random_state,
                                         n_jobs=task.n_jobs).fit(Z, task.y)
     model = Pipeline([("standardize", scaler), ("classifier", forest)])
     how = "out of bag" if out_of_bag else "on held-out runs"
-    return Selection(model=model, params={"max_features": winner, "n_estimators": size},
-                     score=scores[winner, size],
-                     method=f"warm-started forest growth scored {how} ({', '.join(map(str, max_features))} raced "
-                            f"to {race[1]} trees and ranked by extrapolated accuracy; the best grown until "
-                            f"more trees gained less than noise)",
+    return Selection(model=model, params={"max_features": winner, "n_estimators": size}, score=scores[size],
+                     method=f"max_features raced on {race_examples} examples of inner fold 0 "
+                            f"({', '.join(map(str, max_features))}, equal compute, ranked by accuracy extrapolated "
+                            f"to many trees, ties to the cheapest); the winner grown and scored {how} until more "
+                            f"trees gained less than noise",
                      trace=pd.DataFrame(rows, columns=TRACE_COLUMNS))
 
 
@@ -136,8 +169,8 @@ SPEC = ClassifierSpec(
     estimator=estimator,
     grid=grid,
     select=grow,
-    selection="warm-started forests scored out of bag (grouped splits: on held-out runs); max_features "
-              "raced to 100 trees, ranked by accuracy extrapolated to many trees; growth stops when more "
-              "trees stop helping",
+    selection="max_features raced on a sample of inner fold 0 (equal compute per setting, accuracy "
+              "extrapolated to many trees, ties to the cheapest); the winner grown with warm_start, scored out "
+              "of bag (grouped splits: on held-out runs), until more trees stop helping",
     gini=True,
 )

@@ -31,6 +31,7 @@ from lrdecode.model_selection import TRACE_COLUMNS, Selection, SelectionTask, pa
 
 C_VALUES: tuple[float, ...] = (1.0, 5e1, 5e2, 5e3, 5e4, 5e5, 5e6)
 PCA_COMPONENTS: tuple[int, ...] = (10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 600)
+VALIDATION_EXAMPLES = 2000  # inner folds used: as many as give this many validation examples (s.e. <= 0.011)
 
 
 class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -121,25 +122,27 @@ def grid(layout: FeatureLayout | None, n_train: int) -> list[dict[str, Sequence[
     return grids
 
 
-def screened_search(task: SelectionTask, keep: int = 3) -> Selection:
+def screened_search(task: SelectionTask, keep: int = 1, least_validation: int = VALIDATION_EXAMPLES) -> Selection:
     """The original grid, screened by a least-squares twin of the SVM, searched by the SVM along C.
 
-    1. Screen: on every inner fold, one-vs-rest ridge regression on +-1 targets with penalty
+    1. Screen: on the inner folds, one-vs-rest ridge regression on +-1 targets with penalty
        1/(2C) at the smallest C (the squared hinge loss without its hinge) scores every PCA size
        and no PCA. Principal components are orthogonal and nested, so one PCA per fold gives the
        ridge solution for every size at once: the screen costs less than one SVM fit.
     2. The SVM at the smallest C for the ``keep`` sizes the screen ranks best.
     3. For each of them, C goes up the grid while it improves the inner-CV accuracy by more
        than its standard error.
-    The grid's cost is in the SVM fits with many components at the C values where liblinear
-    converges slowly (which ones depends on the data and on the solver); scoring every size with
-    the SVM cost a quarter of the grid's time. Halving over training examples was cheaper but,
-    scoring on small subsamples, favoured few components and lost accuracy.
+    Only as many inner folds are used as give ``least_validation`` validation examples (one
+    fold at the paper's scale), so that the search costs a small multiple of one fit: a PCA
+    and a few SVM fits on 80% of the data, then the chosen model on all of it.
     """
-    grid_ = grid(task.layout, min(len(tr) for tr, _ in task.folds))
+    folds = enough_folds(task.folds, least_validation)
+    grid_ = grid(task.layout, min(len(tr) for tr, _ in folds))
     sizes: list[int | None] = [None, *(grid_[1]["n_components"] if len(grid_) > 1 else [])]
     c_values = sorted(grid_[0]["C"])
-    prepared = [prepare_fold(task, train, val) for train, val in task.folds]
+    task.reporter.note(f"svm: one PCA per inner fold ({len(folds)})")
+    prepared = [prepare_fold(task, train, val) for train, val in folds]
+    n_validation = sum(len(val) for _, val in folds)
     rows: list[dict[str, Any]] = []
 
     screen = np.mean([ridge_accuracies(fold, sizes, c_values[0]) for fold in prepared], axis=0)
@@ -156,6 +159,7 @@ def screened_search(task: SelectionTask, keep: int = 3) -> Selection:
     scores: dict[tuple[int | None, float], float] = {}
 
     def score(k: int | None, c: float, stage: str) -> float:
+        task.reporter.note(f"svm: C={c:g}, {k or 'no'} components")
         accuracies = Parallel(n_jobs=task.n_jobs, prefer="threads")(
             delayed(fold_accuracy)(k, c, fold) for fold in prepared)
         scores[k, c] = float(np.mean(accuracies))
@@ -169,15 +173,16 @@ def screened_search(task: SelectionTask, keep: int = 3) -> Selection:
         for c in c_values[1:]:
             gained = score(k, c, C_UPWARD) - best
             best = max(best, scores[k, c])
-            if gained <= standard_error(best, len(task.y)):
+            if gained <= standard_error(best, n_validation):
                 break
     (k, c), best_score = max(scores.items(), key=lambda item: (item[1], -item[0][1]))
     params = {"C": c, "n_components": k}
+    task.reporter.note(f"svm: fitting C={c:g}, {k or 'no'} components on all {len(task.y)} examples")
     model: Pipeline = task.pipeline(**params).fit(task.X, task.y)
     return Selection(model=model, params=params, score=best_score,
                      method=f"screened search of the original grid ({len(sizes)} sizes screened by ridge, "
                             f"{len(scores)} of {len(sizes) * len(c_values)} points by the SVM, "
-                            f"{len(task.folds)} folds, one PCA per fold)",
+                            f"{len(folds)} of {len(task.folds)} inner folds, one PCA per fold)",
                      trace=pd.DataFrame(rows, columns=TRACE_COLUMNS))
 
 
@@ -196,6 +201,16 @@ class PreparedFold:
     z_val: np.ndarray
     y_train: np.ndarray
     y_val: np.ndarray
+
+
+def enough_folds(folds: Sequence[tuple[np.ndarray, np.ndarray]], least: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first folds whose validation parts hold at least ``least`` examples together (all, if fewer)."""
+    chosen: list[tuple[np.ndarray, np.ndarray]] = []
+    for fold in folds:
+        chosen.append(fold)
+        if sum(len(val) for _, val in chosen) >= least:
+            break
+    return chosen
 
 
 def prepare_fold(task: SelectionTask, train: np.ndarray, val: np.ndarray) -> PreparedFold:
@@ -237,6 +252,6 @@ SPEC = ClassifierSpec(
     grid=grid,
     select=screened_search,
     selection="screened search of the original grid: ridge (the SVM's least-squares twin) scores every PCA "
-              "size at C=1, the SVM scores the best three, then C goes upward for each while it helps; "
-              "one PCA per inner fold",
+              "size at C=1, the SVM scores the best, then C goes upward while it helps; one PCA per inner "
+              "fold, on as many folds as give 2,000 validation examples",
 )
