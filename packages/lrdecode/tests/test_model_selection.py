@@ -88,6 +88,8 @@ def test_settings_tied_within_a_standard_error_go_to_the_cheapest():
     extrapolated = {"sqrt": 0.700, "log2": 0.702, None: 0.710}
     assert cheapest_within_noise(extrapolated, costs, n=2_000) == "log2"  # standard error 0.010
     assert cheapest_within_noise(extrapolated, costs, n=100_000) is None  # standard error 0.0014
+    # Extrapolated past 1 (2 x 1.0 - 0.95): clipped, so a setting one example short of it still ties.
+    assert cheapest_within_noise({"sqrt": 0.99, "log2": 0.995, None: 1.05}, costs, n=200) == "log2"
 
 
 def test_the_race_ranks_settings_by_extrapolated_accuracy():

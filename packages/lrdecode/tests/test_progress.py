@@ -63,6 +63,19 @@ def test_plain_progress_drops_the_note_when_a_unit_finishes_and_says_when_a_task
     assert stream.getvalue() == "progress: fit: 1/1, 0:00 elapsed\n"
 
 
+def test_plain_progress_is_quiet_between_a_finished_task_and_the_next():
+    stream = io.StringIO()
+    with PlainReporter(stream=stream, every=0.02) as shown:
+        shown.start("fit", 1)
+        shown.advance()
+        shown.finish()
+        time.sleep(0.15)
+        assert stream.getvalue().splitlines() == ["progress: fit: 1/1, 0:00 elapsed"]
+        shown.start("evaluate", 2)
+        time.sleep(0.15)
+    assert stream.getvalue().splitlines()[-1] == "progress: evaluate: 0/2, 0:00 elapsed"
+
+
 def test_durations_read_as_minutes_or_hours():
     assert clock(5) == "0:05" and clock(125.4) == "2:05" and clock(3 * 3600 + 61) == "3:01:01"
 

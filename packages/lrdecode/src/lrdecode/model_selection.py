@@ -3,14 +3,13 @@ searches that reach the same accuracy.
 
 - exhaustive: ``GridSearchCV`` over the original study's grid with 5-fold inner CV, refit on
   all training data (``--exhaustive``; exact comparison with the paper's procedure).
-- forest growth (random forest default): forests are grown with ``warm_start`` through the
-  grid's sizes instead of being refit at every size, and scored out of bag (or, for
-  run-grouped splits, on held-out runs, since out-of-bag layers have siblings in the bag);
-  every ``max_features`` setting grows to 100 trees, the best by accuracy extrapolated to many
-  trees grows on, and growth stops once more trees no longer help. Out of bag, the winner is
-  already fitted (no refit).
+- race and growth (random forest default, in ``lrdecode.classifiers.forest``): the
+  ``max_features`` settings race on a sample of one inner fold, then only the winner grows
+  with ``warm_start`` through the grid's sizes, scored out of bag (or, for run-grouped splits,
+  on held-out runs), until more trees no longer help. Out of bag, the grown forest is the
+  model (no refit): the search costs little more than one fit of the chosen forest.
 - screened search (linear SVM, in ``lrdecode.classifiers.svm``): ridge regression scores every
-  PCA size at once on each inner fold; the SVM scores the best three and walks C upward.
+  PCA size at once on each inner fold used; the SVM scores the best and walks C upward.
 - successive halving (the others): every candidate of the grid is scored on a small share of
   the resource (training examples, or epochs for the Conv1D), the best third goes on with
   three times as much, until one is left; refit on all training data.

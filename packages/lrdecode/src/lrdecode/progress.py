@@ -77,7 +77,9 @@ class PlainReporter:
         self.done = 0
         self.started = time.monotonic()
         self.text = ""
+        self.active = False
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,6 +87,7 @@ class PlainReporter:
         with self._lock:
             self.label, self.total, self.done, self.text = label, total, 0, ""
             self.started = time.monotonic()
+            self.active = True
         if self._thread is None:
             self._thread = threading.Thread(target=self._tick, name="lrdecode-progress", daemon=True)
             self._thread.start()
@@ -99,7 +102,10 @@ class PlainReporter:
             self.text = text
 
     def finish(self) -> None:
+        """Write the finished task's line; nothing more until the next ``start``."""
         self.write()
+        with self._lock:
+            self.active = False
 
     def line(self) -> str:
         with self._lock:
@@ -112,14 +118,23 @@ class PlainReporter:
         return "progress: " + ", ".join(parts)
 
     def write(self) -> None:
-        if self.label:
-            print(self.line(), file=self.stream, flush=True)
+        with self._write_lock:
+            if self.active and not self._stop.is_set():
+                self.stream.write(self.line() + "\n")
+                self.stream.flush()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.every):
             self.write()
 
     def close(self) -> None:
+        """Stop the background thread; nothing is written after this returns."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def __enter__(self) -> PlainReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -66,7 +66,8 @@ def asymptote(n1: int, score1: float, n2: int, score2: float) -> float:
 def race_trees(costs: dict[str | None, int], trees: int = RACE_TREES,
                least: int = RACE_MIN_TREES) -> dict[str | None, int]:
     """Trees per setting in the race: the cheapest gets ``trees``, the others as many tree-features
-    (trees x features per split), but at least ``least``; even, so that half of them is a size too."""
+    (trees x features per split), but at least ``least`` (so max_features=None, at hundreds of
+    features, gets more compute than the others); even, so that half of them is a size too."""
     cheapest = min(costs.values())
     return {mf: 2 * max(least // 2, round(trees * cheapest / cost / 2)) for mf, cost in costs.items()}
 
@@ -105,9 +106,15 @@ def race(task: SelectionTask, Z: np.ndarray, settings: Sequence[str | None], row
 
 
 def cheapest_within_noise(extrapolated: dict[str | None, float], costs: dict[str | None, int], n: int) -> str | None:
-    """The cheapest setting whose accuracy is within one standard error (on n examples) of the best."""
-    best = max(extrapolated.values())
-    tied = [mf for mf in extrapolated if extrapolated[mf] >= best - noise_floor(best, n, 0.0)]
+    """The cheapest setting whose accuracy (clipped to [0, 1]) is within a standard error of the best.
+
+    The standard error is that of an accuracy on n examples, at least one example's worth
+    (1/n), so that a best setting extrapolated to 1 does not leave the others no margin.
+    """
+    clipped = {mf: min(max(a, 0.0), 1.0) for mf, a in extrapolated.items()}
+    best = max(clipped.values())
+    margin = max(noise_floor(best, n, 0.0), 1.0 / max(n, 1))
+    tied = [mf for mf in clipped if clipped[mf] >= best - margin]
     return min(tied, key=lambda mf: costs[mf])
 
 
@@ -125,8 +132,8 @@ def grow(task: SelectionTask, *, max_features: Sequence[str | None] = MAX_FEATUR
     scaler = StandardScaler().fit(task.X)
     Z = scaler.transform(task.X)
     rows: list[dict[str, Any]] = []
-    winner = race(task, Z, max_features, rows, race_examples, race_size) if len(max_features) > 1 \
-        else max_features[0]
+    raced = len(max_features) > 1
+    winner = race(task, Z, max_features, rows, race_examples, race_size) if raced else max_features[0]
     out_of_bag = task.groups is None
     fit_rows, val_rows = (np.arange(len(Z)), None) if out_of_bag else task.folds[0]
     n_scored = len(fit_rows) if out_of_bag else len(val_rows)
@@ -155,11 +162,11 @@ def grow(task: SelectionTask, *, max_features: Sequence[str | None] = MAX_FEATUR
                                         n_jobs=task.n_jobs).fit(Z, task.y)
     model = Pipeline([("standardize", scaler), ("classifier", forest)])
     how = "out of bag" if out_of_bag else "on held-out runs"
+    race_text = (f"max_features raced on at most {race_examples} examples of inner fold 0 "
+                 f"({', '.join(map(str, max_features))}, equal compute, ranked by accuracy extrapolated to many "
+                 f"trees, ties to the cheapest); the winner" if raced else f"max_features={winner}")
     return Selection(model=model, params={"max_features": winner, "n_estimators": size}, score=scores[size],
-                     method=f"max_features raced on {race_examples} examples of inner fold 0 "
-                            f"({', '.join(map(str, max_features))}, equal compute, ranked by accuracy extrapolated "
-                            f"to many trees, ties to the cheapest); the winner grown and scored {how} until more "
-                            f"trees gained less than noise",
+                     method=f"{race_text} grown and scored {how} until more trees gained less than noise",
                      trace=pd.DataFrame(rows, columns=TRACE_COLUMNS))
 
 

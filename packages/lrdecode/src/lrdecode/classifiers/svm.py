@@ -187,8 +187,8 @@ def screened_search(task: SelectionTask, keep: int = 1, least_validation: int = 
 
 
 SCREEN = "ridge screen of every size at the smallest C"
-SMALLEST_C = "the SVM at the smallest C for the best screened sizes"
-C_UPWARD = "C upward for the best screened sizes"
+SMALLEST_C = "the SVM at the smallest C for the best screened size(s)"
+C_UPWARD = "C upward for the best screened size(s)"
 
 
 @dataclass
