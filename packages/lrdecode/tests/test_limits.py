@@ -231,6 +231,19 @@ def test_units_noise_can_choose_hyperparameters_in_every_cell(settings_data):
         units_noise(settings_data, rules=("fa", "ia"), measures=("act",), select_at="once")
 
 
+def test_units_noise_refuses_to_reuse_hyperparameters_across_settings_of_other_examples(settings_data):
+    examples = settings_data.trajectories.examples
+    keep = ~((examples["measurement"].astype(str) == "units=0.5") & (examples["layer"].astype(str) == "layer0"))
+    uneven = limits.with_trajectories(settings_data, settings_data.trajectories.select(examples=keep.to_numpy()))
+    refusal = (r"setting 'units=0\.5' holds other examples than the reference setting 'all'\. "
+               r"Fix: decode with --select-at each")
+    with pytest.raises(DecodeError, match=refusal):
+        units_noise(uneven, rules=("fa", "ia"), measures=("act",), classifier="svm", splits=("paper",), n_splits=2)
+    result = units_noise(uneven, rules=("fa", "ia"), measures=("act",), classifier="svm", splits=("paper",),
+                         n_splits=2, select_at="each")
+    assert set(result.summary["measurement"]) == {"all", "units=0.5"}
+
+
 def test_the_reference_setting_is_the_ideal_instrument_or_the_best_measured():
     grid = pd.DataFrame({"measurement": ["units=0.1,noise=1", "units=0.5", "units=0.5,noise=1", "units=0.1"],
                          "units_measured": [10.0, 50.0, 50.0, 10.0], "noise_std": [1.0, 0.0, 1.0, 0.0]})

@@ -98,7 +98,6 @@ def select_model(spec: ClassifierSpec, X: np.ndarray, y: np.ndarray, *, groups: 
             model = make_pipeline(spec, layout, random_state, n_jobs, **params).fit(X, y)
         return Selection(model=model, params=dict(params), score=float("nan"), method="given hyperparameters",
                          seconds=time.perf_counter() - start)
-    y = np.asarray(y).astype(str)
     cv = inner_cv(y, groups, n_folds=inner_folds, seed=random_state)
     folds = list(cv.split(X, y, groups))
     task = SelectionTask(spec=spec, X=X, y=y, groups=groups, layout=layout, folds=folds,

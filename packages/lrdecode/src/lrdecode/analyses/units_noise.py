@@ -110,10 +110,10 @@ def units_noise(
         grid = settings_table(data.trajectories, measure)
         reference = reference_setting(grid)
         grid_rows.append(grid.assign(measure=measure, reference=grid["measurement"] == reference))
-        ordered = [reference, *(m for m in grid["measurement"] if m != reference)]
+        by_label = grid.set_index("measurement")
         chosen: dict[str, list[dict]] = {}
-        for label in ordered:
-            setting = grid.set_index("measurement").loc[label]
+        for label in [reference, *(m for m in by_label.index if m != reference)]:
+            setting = by_label.loc[label]
             features = features_for(select_setting(data, label), measure, statistics)
             feature_sets[f"{measure} @ {label}"] = features
             if label == reference:

@@ -48,7 +48,6 @@ def features_per_split(max_features: str | None, n_features: int) -> int:
 
 def noise_floor(accuracy: float, n: int, plateau: float = PLATEAU) -> float:
     """The least gain in validation accuracy that is not noise: its standard error, or ``plateau``."""
-    accuracy = min(max(accuracy, 0.0), 1.0)  # extrapolated accuracies can leave [0, 1]
     return max(plateau, math.sqrt(accuracy * (1.0 - accuracy) / max(n, 1)))
 
 
@@ -70,10 +69,6 @@ def race_trees(costs: dict[str | None, int], trees: int = RACE_TREES,
     features, gets more compute than the others); even, so that half of them is a size too."""
     cheapest = min(costs.values())
     return {mf: 2 * max(least // 2, round(trees * cheapest / cost / 2)) for mf, cost in costs.items()}
-
-
-def accuracy(forest: RandomForestClassifier, Z: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(forest.classes_[forest.predict_proba(Z).argmax(axis=1)] == y))
 
 
 def race(task: SelectionTask, Z: np.ndarray, settings: Sequence[str | None], rows: list[dict[str, Any]],
@@ -98,7 +93,7 @@ def race(task: SelectionTask, Z: np.ndarray, settings: Sequence[str | None], row
         scores = []
         for size in (n // 2, n):
             forest.set_params(n_estimators=size).fit(Z[fit_rows], task.y[fit_rows])
-            scores.append(accuracy(forest, Z[val_rows], task.y[val_rows]))
+            scores.append(float(forest.score(Z[val_rows], task.y[val_rows])))
             rows.append({"params": params_text({"max_features": mf, "n_estimators": size}),
                          "budget": f"race: {len(fit_rows)} examples", "score": scores[-1]})
         extrapolated[mf] = asymptote(n // 2, scores[0], n, scores[1])
@@ -147,7 +142,7 @@ def grow(task: SelectionTask, *, max_features: Sequence[str | None] = MAX_FEATUR
             # Out of bag with few trees: some examples are in every bag; sklearn warns and skips them.
             warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
             forest.fit(Z[fit_rows], task.y[fit_rows])
-        scores[size] = float(forest.oob_score_) if out_of_bag else accuracy(forest, Z[val_rows], task.y[val_rows])
+        scores[size] = float(forest.oob_score_ if out_of_bag else forest.score(Z[val_rows], task.y[val_rows]))
         rows.append({"params": params_text({"max_features": winner, "n_estimators": size}),
                      "budget": "growth", "score": scores[size]})
         earlier = [v for s, v in scores.items() if s < size]
@@ -163,7 +158,7 @@ def grow(task: SelectionTask, *, max_features: Sequence[str | None] = MAX_FEATUR
     model = Pipeline([("standardize", scaler), ("classifier", forest)])
     how = "out of bag" if out_of_bag else "on held-out runs"
     race_text = (f"max_features raced on at most {race_examples} examples of inner fold 0 "
-                 f"({', '.join(map(str, max_features))}, equal compute, ranked by accuracy extrapolated to many "
+                 f"({', '.join(map(str, max_features))}, about equal compute, ranked by accuracy extrapolated to many "
                  f"trees, ties to the cheapest); the winner" if raced else f"max_features={winner}")
     return Selection(model=model, params={"max_features": winner, "n_estimators": size}, score=scores[size],
                      method=f"{race_text} grown and scored {how} until more trees gained less than noise",
@@ -176,7 +171,7 @@ SPEC = ClassifierSpec(
     estimator=estimator,
     grid=grid,
     select=grow,
-    selection="max_features raced on a sample of inner fold 0 (equal compute per setting, accuracy "
+    selection="max_features raced on a sample of inner fold 0 (about equal compute per setting, accuracy "
               "extrapolated to many trees, ties to the cheapest); the winner grown with warm_start, scored out "
               "of bag (grouped splits: on held-out runs), until more trees stop helping",
     gini=True,
