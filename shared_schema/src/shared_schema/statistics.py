@@ -1,4 +1,4 @@
-"""The numpy reference of every observable statistic (DESIGN section 4).
+"""The numpy reference of every observable statistic (shared_schema/FORMAT.md §6).
 
 This module is the definition. lrsim's TensorFlow path is tested against it and lrdecode
 applies it to real recordings. Everything is computed in float64.

@@ -1,4 +1,4 @@
-"""Observables of every recorded layer: weight, act, grad (DESIGN section 4)."""
+"""Observables of every recorded layer: weight, act, grad (shared_schema/FORMAT.md §6)."""
 
 from lrsim.observables.collect import LayerSnapshot, observe, with_full_setting
 from lrsim.observables.units import unit_responses

@@ -1,4 +1,4 @@
-"""The 45 statistics of DESIGN section 4, fast enough to take at every checkpoint.
+"""The 45 statistics of shared_schema/FORMAT.md §6, fast enough to take at every checkpoint.
 
 The definitions are shared_schema.statistics (the numpy reference); this module computes
 the same numbers faster. Quantiles need four order statistics of x and of |x| per row:

@@ -9,7 +9,7 @@ Each layer's error crosses through B, and B learns by descending its layer-local
 
 with x and W held constant (stop-gradient). Convolutions use the same terms with the
 convolution P(x, K) in place of x K and the transposed convolution in place of y B.
-Defaults alpha 2e-3, beta 1e-3, gamma 1e-3 (DESIGN section 5).
+Defaults alpha 2e-3, beta 1e-3, gamma 1e-3 (docs/REGIMES.md, Rule definitions).
 
 The gradient with respect to B is written in closed form with the adjoint identity of
 `lrsim.layers.LinearOps`: with Y = P(x, W) and R = Y B,
