@@ -120,3 +120,60 @@ def test_min_metric_says_how_many_runs_it_left_out(tmp_path: Path):
                     "-q")
     assert "--min-metric 0.5 left out 4 run(s) whose final metric is below it or missing; 12 run(s) remain" in (
         result.output.replace("\n", " "))
+
+
+def test_example_recording_without_pynwb_writes_the_rest_and_says_how_to_get_nwb(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "pynwb", None)  # import pynwb raises ImportError
+    result = invoke("example-recording", tmp_path / "ex")
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (tmp_path / "ex").iterdir()} == {"simulated", "recording.npz", "recording.csv"}
+    assert "NWB files skipped" in result.output and "pip install './packages/lrdecode[nwb]'" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["ex"]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-dir", "empty-dir"])
+def test_a_failed_example_recording_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                existing: bool):
+    from lrdecode.recordings import RecordingError, examples
+
+    real = examples.write_example
+
+    def failing(path: Path, format: str, **options: object) -> list[Path]:
+        if format == "csv":
+            raise RecordingError("recording.csv: disk full")
+        return real(path, format, **options)
+
+    monkeypatch.setattr(examples, "write_example", failing)
+    target = tmp_path / "ex"
+    if existing:
+        target.mkdir()
+    result = invoke("example-recording", target)
+    assert result.exit_code == 1
+    assert "error: recording.csv: disk full" in result.output and "days" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == (["ex"] if existing else [])
+    assert not existing or not any(target.iterdir())
+
+
+@pytest.mark.parametrize(("sessions", "message"), [
+    ("0,20,9", "Fix: give increasing days within 0..20"),
+    ("0,30", "Fix: give increasing days within 0..20"),
+    ("0,x", "give days separated by commas"),
+])
+def test_bad_example_sessions_get_the_days_hint_and_write_nothing(tmp_path: Path, sessions: str, message: str):
+    result = invoke("example-recording", tmp_path / "ex", "--sessions", sessions)
+    assert result.exit_code == 1 and message in result.output
+    assert not (tmp_path / "ex").exists()
+
+
+def test_ingest_of_a_csv_without_time_reports_session_numbers_not_days(tmp_path: Path):
+    import pandas as pd
+
+    from lrdecode.recordings.examples import write_example
+
+    path = write_example(tmp_path / "rec.csv", "csv", sessions=5, stimuli=4, units=3)[0]
+    pd.read_csv(path).drop(columns=["time"]).to_csv(path, index=False)
+    result = invoke("ingest", path, "--out", tmp_path / "out", "--position", "deep")
+    assert result.exit_code == 0, result.output
+    assert "read rec.csv: 5 sessions (no time column: session numbers 0, 1, 2, 3, 4); 4 stimuli" in result.output
+    assert "days" not in result.output

@@ -10,8 +10,16 @@ import pytest
 
 from lrdecode.data import load, parse_where
 from lrdecode.errors import DecodeError
-from lrdecode.features import POSITION_FEATURES, build_features, choose_observables, features_for_layout, to_sequence
-from shared_schema import Dataset, observable_names
+from lrdecode.features import (
+    POSITION_FEATURES,
+    build_features,
+    choose_drops,
+    choose_observables,
+    dropped_examples_line,
+    features_for_layout,
+    to_sequence,
+)
+from shared_schema import Dataset, Observable, observable_names
 from shared_schema.synthetic import synthetic_dataset
 
 from .conftest import write
@@ -72,12 +80,11 @@ def test_non_finite_statistics_are_dropped_with_the_reason(signal_data):
 def test_infinite_values_are_named_too(tmp_path: Path):
     dataset = synthetic_dataset(runs_per_rule=2, n_layers=3, n_checkpoints=4, observables=("act.abs.mean",
                                                                                            "act.raw.kurtosis"))
-    obs = dataset.observables
-    hit = (obs["statistic"] == "kurtosis") & (obs["run_id"] == "run0003_adam") & (obs["checkpoint"] == 2)
-    obs.loc[hit.to_numpy(), "value"] = np.inf
+    runs = ["run0003_adam", "run0004_fa", "run0005_fa", "run0006_ia"]
+    _set(dataset, "act.raw.kurtosis", np.inf, runs=runs, checkpoint=2)
     features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
     assert features.layout.observables == ("act.abs.mean",)
-    assert "+inf in 3 of 24 labelled examples" in features.dropped["reason"].iloc[0]
+    assert "+inf in 12 of 24 labelled examples" in features.dropped["reason"].iloc[0]
     reason = features.dropped["reason"].iloc[0]
     assert "run run0003_adam" in reason and "checkpoint 2" in reason
 
@@ -93,11 +100,142 @@ def test_unlabelled_runs_are_kept_apart_and_do_not_decide_what_is_dropped(tmp_pa
     obs.loc[broken.to_numpy(), "value"] = np.nan
     features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
     assert set(features.layout.observables) == {"act.abs.mean", "act.raw.var"}
-    assert features.dropped.empty
+    assert features.dropped.empty and features.dropped_examples.empty
     assert list(features.unusable["run_id"]) == [recording] and list(features.unusable["layer"]) == ["layer1"]
     assert len(features.unlabelled()) == 2 and set(features.unlabelled().groups) == {recording}
     assert recording not in set(features.labelled().groups) and len(features.labelled()) == 33
     assert features.describe()["unlabelled_runs"] == [recording]
+
+
+SKEW_AND_KURTOSIS = ("act.abs.mean", "act.raw.skew", "act.raw.kurtosis")
+
+
+def _skew_and_kurtosis() -> Dataset:
+    """4 rules x 2 runs x 3 layers = 24 labelled examples of 3 statistics, 4 checkpoints."""
+    return synthetic_dataset(runs_per_rule=2, n_layers=3, n_checkpoints=4, observables=SKEW_AND_KURTOSIS)
+
+
+def _set(dataset: Dataset, observable: str, value: float, *, runs: list[str] | None = None,
+         layers: list[str] | None = None, checkpoint: int = 0) -> None:
+    """Set one statistic at one checkpoint, in the given runs and layers (default: all)."""
+    o = Observable.parse(observable)
+    obs = dataset.observables
+    hit = ((obs["measure"] == o.measure) & (obs["function"] == o.function) & (obs["statistic"] == o.statistic)
+           & (obs["checkpoint"] == checkpoint))
+    if runs is not None:
+        hit &= obs["run_id"].isin(runs)
+    if layers is not None:
+        hit &= obs["layer"].isin(layers)
+    assert hit.any()
+    obs.loc[hit.to_numpy(), "value"] = value
+
+
+def test_a_few_non_finite_examples_are_dropped_instead_of_their_statistics(tmp_path: Path):
+    dataset = _skew_and_kurtosis()
+    _set(dataset, "act.raw.skew", np.nan, runs=["run0001_sgdm", "run0005_fa"], layers=["layer0"], checkpoint=1)
+    _set(dataset, "act.raw.kurtosis", np.inf, runs=["run0001_sgdm"], layers=["layer0"], checkpoint=2)
+    _set(dataset, "act.raw.kurtosis", np.nan, runs=["run0005_fa"], layers=["layer0"], checkpoint=3)
+    features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
+    assert set(features.layout.observables) == set(SKEW_AND_KURTOSIS) and features.dropped.empty
+    assert len(features) == 22 and np.isfinite(features.X).all()
+    dropped = features.dropped_examples
+    assert dropped[["run_id", "layer", "measurement"]].values.tolist() == [
+        ["run0001_sgdm", "layer0", "all"], ["run0005_fa", "layer0", "all"]]
+    assert dropped["statistics"].tolist() == ["act.raw.skew, act.raw.kurtosis"] * 2
+    assert dropped["reason"].tolist() == [
+        "act.raw.skew is NaN at checkpoint 1; act.raw.kurtosis is +inf at checkpoint 2",
+        "act.raw.skew is NaN at checkpoint 1; act.raw.kurtosis is NaN at checkpoint 3"]
+    kept = set(zip(features.examples["run_id"].astype(str), features.examples["layer"].astype(str), strict=True))
+    assert ("run0001_sgdm", "layer0") not in kept and ("run0001_sgdm", "layer1") in kept
+    assert features.unusable.empty
+
+
+def test_a_statistic_non_finite_in_most_examples_is_still_dropped_whole(tmp_path: Path):
+    dataset = _skew_and_kurtosis()
+    _set(dataset, "act.raw.skew", np.nan, layers=["layer0", "layer1"])
+    _set(dataset, "act.raw.kurtosis", np.nan, runs=["run0002_adam"], layers=["layer2"], checkpoint=3)
+    features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
+    assert set(features.layout.observables) == {"act.abs.mean", "act.raw.kurtosis"}
+    assert features.dropped["statistic"].tolist() == ["act.raw.skew"]
+    assert features.dropped["reason"].iloc[0].startswith("NaN in 16 of 24 labelled examples")
+    assert features.dropped["examples_affected"].tolist() == [16]
+    assert features.dropped_examples[["run_id", "layer", "reason"]].values.tolist() == [
+        ["run0002_adam", "layer2", "act.raw.kurtosis is NaN at checkpoint 3"]]
+    assert len(features) == 23
+
+
+@pytest.mark.parametrize(("n_runs_hit", "statistic_dropped"), [(7, False), (8, True)])
+def test_equal_value_counts_favour_dropping_the_statistic(tmp_path: Path, n_runs_hit: int, statistic_dropped: bool):
+    dataset = _skew_and_kurtosis()
+    runs = dataset.runs["run_id"].tolist()[:n_runs_hit]
+    _set(dataset, "act.raw.skew", np.nan, runs=runs, layers=["layer0"])
+    features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
+    # 24 examples x 3 statistics: dropping 8 examples keeps 16 x 3 = 48 values, as many as dropping the statistic
+    assert ("act.raw.skew" in features.layout.observables) is not statistic_dropped
+    assert len(features) == (24 if statistic_dropped else 24 - n_runs_hit)
+    assert len(features.dropped_examples) == (0 if statistic_dropped else n_runs_hit)
+
+
+def test_examples_are_never_dropped_if_that_would_empty_a_rule(tmp_path: Path):
+    dataset = _skew_and_kurtosis()
+    _set(dataset, "act.raw.skew", np.nan, runs=["run0002_adam", "run0003_adam"])
+    features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
+    assert features.dropped["statistic"].tolist() == ["act.raw.skew"]
+    assert features.dropped_examples.empty and len(features) == 24
+    assert features.classes == ("adam", "fa", "ia", "sgdm")
+
+
+def test_choosing_drops_keeps_the_most_values_within_the_rules():
+    labels = np.array(["a"] * 6 + ["b"] * 6, dtype=object)
+    bad = np.zeros((12, 4), dtype=bool)
+    bad[:8, 1] = True
+    bad[11, 2] = True
+    statistics, examples = choose_drops(bad, labels)
+    assert statistics == [1] and np.flatnonzero(examples).tolist() == [11]  # 11 x 3 beats 3 x 4 and 12 x 2
+
+    two = np.zeros((12, 3), dtype=bool)
+    two[0, 2] = two[6, 1] = True
+    statistics, examples = choose_drops(two, labels)
+    assert statistics == [] and np.flatnonzero(examples).tolist() == [0, 6]  # 10 x 3 beats 11 x 2 and 12 x 1
+
+    two[1:3, 2] = two[7:9, 1] = True
+    statistics, examples = choose_drops(two, labels)
+    # 6 x 3 = 9 x 2: the tie drops a statistic, the first in canonical order of the equally harmful two
+    assert statistics == [1] and np.flatnonzero(examples).tolist() == [0, 1, 2]
+
+    one_rule = np.array(["a"] * 12, dtype=object)
+    lone = np.zeros((12, 3), dtype=bool)
+    lone[0, 2] = True
+    statistics, examples = choose_drops(lone, one_rule)
+    assert statistics == [2] and not examples.any()
+    assert choose_drops(np.ones((4, 2), dtype=bool), labels[[0, 1, 6, 7]]) is None
+
+
+def test_describe_reports_both_dropped_statistics_and_dropped_examples(tmp_path: Path):
+    dataset = _skew_and_kurtosis()
+    _set(dataset, "act.raw.skew", np.nan, layers=["layer0", "layer1"])
+    _set(dataset, "act.raw.kurtosis", np.nan, runs=["run0002_adam"], layers=["layer2"], checkpoint=3)
+    described = build_features(load(write(tmp_path / "d", dataset)).trajectories).labelled().describe()
+    assert [d["statistic"] for d in described["dropped_statistics"]] == ["act.raw.skew"]
+    assert described["dropped_examples"] == [{"run_id": "run0002_adam", "layer": "layer2", "measurement": "all",
+                                              "statistics": "act.raw.kurtosis",
+                                              "reason": "act.raw.kurtosis is NaN at checkpoint 3"}]
+    assert described["labelled_examples"] == 23
+    assert dropped_examples_line(described) == (
+        "dropped 1 example(s) with non-finite values rather than 1 statistic(s): "
+        "run run0002_adam layer layer2 (act.raw.kurtosis is NaN at checkpoint 3)")
+    assert dropped_examples_line({**described, "dropped_examples": []}) is None
+
+
+def test_without_labels_a_few_non_finite_examples_are_set_aside_as_unusable(tmp_path: Path):
+    dataset = _skew_and_kurtosis()
+    dataset.runs["learning_rule"] = None
+    dataset.runs["source"] = "recording"
+    _set(dataset, "act.raw.skew", np.nan, runs=["run0001_sgdm"], layers=["layer0"])
+    features = build_features(load(write(tmp_path / "d", dataset)).trajectories)
+    assert set(features.layout.observables) == set(SKEW_AND_KURTOSIS)
+    assert features.dropped.empty and features.dropped_examples.empty and len(features) == 23
+    assert features.unusable[["run_id", "layer"]].values.tolist() == [["run0001_sgdm", "layer0"]]
 
 
 def test_trajectory_averages(signal_data):

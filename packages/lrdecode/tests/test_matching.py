@@ -292,7 +292,7 @@ def test_a_recording_of_a_known_rule_is_predicted_as_that_rule(toy, matched_mode
     assert probabilities.sum() == pytest.approx(1.0)
     report = json.loads((tmp_path / "predictions" / "predictions.json").read_text())
     assert report["calibration"]["method"] == "sigmoid" and report["areas"][0]["predicted"] == "fa"
-    accuracy = report["expected_accuracy"]
+    accuracy = report["expected_accuracy"][0]
     assert 0.25 < accuracy["mean"] <= 1.0 and accuracy["sem"] >= 0 and accuracy["split"] == "grouped"
 
 
@@ -337,7 +337,7 @@ def test_a_matched_model_file_loads_with_its_limits_and_unknown_types_stay_refus
     assert type(model.pipeline).__name__ == "CalibratedClassifierCV" and model.layout.n_checkpoints == 5
     assert model.training["match"]["n_units"] == 24 and model.training["calibration"]["folds"] >= 2
     content = sio.load(matched_model, trusted=sio.get_untrusted_types(file=matched_model))
-    content["pipeline"].calibrated_classifiers_[0].calibrators[0] = Path("/")
+    content["parts"][0]["pipeline"].calibrated_classifiers_[0].calibrators[0] = Path("/")
     evil = tmp_path / "evil.skops"
     sio.dump(content, evil)
     with pytest.raises(DecodeError, match="does not trust: pathlib"):
@@ -352,3 +352,121 @@ def test_example_recording_command_writes_every_format(tmp_path: Path):
     assert len(list((tmp_path / "ex" / "recording-nwb").glob("*.nwb"))) == 3
     again = invoke("example-recording", tmp_path / "ex")
     assert again.exit_code == 1 and "is not empty" in again.output
+
+
+# ---------------------------------------------------------------- areas, animals and honest matching
+
+
+def _two_area_csv(path: Path, rule: str = "fa", seed: int = 7) -> Path:
+    """One animal trained by `rule`, two areas in one CSV: V1 with 24 units (early), V4 with 16 (deep)."""
+    frames = []
+    for area, layer, units, first_id in (("V1", 0, 24, 0), ("V4", 2, 16, 100)):
+        rates = toy_responses(rule, checkpoints=21, stimuli=12, units=30, layer=layer, seed=seed)[[0, 3, 9, 14, 20]]
+        s, k, u = np.meshgrid(np.arange(5), np.arange(12), np.arange(units), indexing="ij")
+        frames.append(pd.DataFrame({"session": s.ravel(), "time": np.array([0, 3, 9, 14, 20])[s.ravel()],
+                                    "stimulus": k.ravel(), "unit": u.ravel() + first_id, "area": area,
+                                    "response": rates[:, :, :units].ravel()}))
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def test_a_recording_of_two_areas_with_other_unit_counts_goes_ingest_fit_predict_to_one_verdict(toy, tmp_path):
+    recording = _two_area_csv(tmp_path / "animal.csv")
+    assert invoke("ingest", recording, "--out", tmp_path / "rec", "-p", "V1=early", "-p", "V4=deep").exit_code == 0
+    fitted = invoke("fit", toy["simulated"][0], "--match", tmp_path / "rec", "--noise", "0.2", "-c", "logreg",
+                    "--splits", "3", "--out", tmp_path / "animal.skops", "-q")
+    assert fitted.exit_code == 0, fitted.output
+    assert "2 groups of areas with different limits: one matched model each" in fitted.output
+    assert "(V1): 5 sessions" in fitted.output and "(V4): 5 sessions" in fitted.output
+    assert "units 24 (" in fitted.output and "units 16 (" in fitted.output
+    result = invoke("predict", tmp_path / "animal.skops", tmp_path / "rec", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    areas = pd.read_csv(tmp_path / "out" / "predictions_areas.csv")
+    assert sorted(areas["area"]) == ["V1", "V4"] and sorted(areas["n_units"]) == [16, 24]
+    animals = pd.read_csv(tmp_path / "out" / "predictions_animals.csv")
+    assert len(animals) == 1 and animals.loc[0, "areas"] == 2 and animals.loc[0, "predicted"] == "fa"
+    assert f"animal {animals.loc[0, 'animal']}: fa (p " in result.output
+
+
+def _areas(p_first: list[float], p_second: list[float], in_distribution=(True, True)) -> pd.DataFrame:
+    rows = []
+    for area, p, ok in zip(("V1", "V4"), (p_first, p_second), in_distribution, strict=True):
+        rows.append({"animal": "m1", "run_id": "m1", "area": area, "learning_rule": None, "in_distribution": ok,
+                     "p_fa": p[0], "p_ia": p[1], "prior_fa": 10, "prior_ia": 10})
+    return pd.DataFrame(rows)
+
+
+def test_an_animals_verdict_multiplies_its_areas_calibrated_likelihoods():
+    from lrdecode.matching import animal_verdicts
+
+    verdict = animal_verdicts(_areas([0.6, 0.4], [0.6, 0.4]), ("fa", "ia")).iloc[0]
+    assert verdict["predicted"] == "fa" and verdict["p_fa"] == pytest.approx(0.36 / (0.36 + 0.16))
+    split = animal_verdicts(_areas([0.9, 0.1], [0.3, 0.7]), ("fa", "ia")).iloc[0]
+    assert split["p_fa"] == pytest.approx(0.27 / (0.27 + 0.07)) and split["areas_used"] == 2
+
+
+def test_an_area_unlike_every_simulation_is_left_out_of_its_animals_verdict():
+    from lrdecode.matching import animal_verdicts
+
+    verdict = animal_verdicts(_areas([0.9, 0.1], [0.2, 0.8], (True, False)), ("fa", "ia")).iloc[0]
+    assert verdict["areas_used"] == 1 and verdict["p_fa"] == pytest.approx(0.9) and verdict["in_distribution"]
+    flagged = animal_verdicts(_areas([0.9, 0.1], [0.2, 0.8], (False, False)), ("fa", "ia")).iloc[0]
+    assert flagged["areas_used"] == 2 and not flagged["in_distribution"]
+
+
+def test_simulated_layers_with_fewer_units_than_the_recording_are_left_out_not_the_unit_responses(toy, tmp_path):
+    data = read_dataset(toy["simulated"][0])
+    units = data.units[~((data.units["layer"].astype(str) == "layer2") & (data.units["unit"] >= 10))]
+    small = write_dataset(tmp_path / "small-output-layer", data.runs, data.observables, units=units)
+    limits = RecordingLimits(source="rec", runs=("r",), areas=("V1",), session_times=(0.0, 3.0, 9.0, 14.0, 20.0),
+                             n_units=24, statistics=ACT_STATISTICS)
+    matched = match_simulated(load(small), limits, noise=0.2)
+    assert matched.account["units_from"].startswith("units.parquet")
+    assert set(matched.trajectories.examples["layer"].astype(str)) == {"layer0", "layer1"}
+    assert matched.account["left_out_layers"] == [{"layer": "layer2", "runs": 16, "units": 10,
+                                                   "reason": "fewer units than the recording's 24"}]
+
+
+def test_matching_warns_when_no_simulated_setting_records_the_recordings_unit_count():
+    dataset = synthetic_dataset(runs_per_rule=3, n_layers=2, n_checkpoints=11, observables=ACT_STATISTICS,
+                                measurements=("all", "units=0.5"), seed=4)  # 250..1000 units measured
+    limits = RecordingLimits(source="rec", runs=("r",), areas=("A",), session_times=(0.0, 5.0, 10.0), n_units=50,
+                             statistics=("act.raw.mean", "act.abs.median"))
+    with pytest.warns(MatchWarning, match=r"cannot record 50 units like the recording: 24 of 24 layers use settings "
+                                          r"of 250..500 units \(not within a factor 2\).*--record-units 50"):
+        match_simulated(load_dataset(dataset), limits, noise=0.0)
+
+
+def _recording(directory: Path, name: str, responses: np.ndarray) -> Path:
+    np.savez(directory / f"{name}.npz", responses=responses, session_times=[0.0, 3.0, 9.0, 14.0, 20.0],
+             unit_areas=np.full(responses.shape[2], "V1"))
+    result = invoke("ingest", directory / f"{name}.npz", "--out", directory / name, "-p", "deep")
+    assert result.exit_code == 0, result.output
+    return directory / name
+
+
+def test_noise_and_shuffled_sessions_are_flagged_unlike_every_simulation_and_a_real_animal_is_not(
+        toy, matched_model, toy_recording, tmp_path: Path):
+    noise = _recording(tmp_path, "noise", np.random.default_rng(1).normal(size=(5, 12, 24)))
+    shuffled = _recording(tmp_path, "shuffled", RATES[[14, 0, 20, 3, 9]][:, :, :24])
+    result = invoke("predict", matched_model, toy_recording, noise, shuffled, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    areas = pd.read_csv(tmp_path / "out" / "predictions_areas.csv").set_index("run_id")
+    assert not areas.loc["noise", "in_distribution"] and not areas.loc["shuffled", "in_distribution"]
+    assert areas.loc["recording", "in_distribution"]
+    assert (areas.loc[["noise", "shuffled"], "novelty_score"] > areas.loc["noise", "novelty_threshold"]).all()
+    assert "animal noise:" in result.output and "do not trust this verdict" in result.output
+    assert "warning: noise area V1 is unlike every simulated network (novelty score" in result.output
+    report = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    flags = {row["run_id"]: row["in_distribution"] for row in report["areas"]}
+    assert flags == {"recording": True, "noise": False, "shuffled": False}
+
+
+def test_a_constant_recording_is_flagged_by_a_model_matched_to_it(toy, tmp_path: Path):
+    constant = _recording(tmp_path, "constant", np.full((5, 12, 24), 2.0))
+    fitted = invoke("fit", toy["simulated"][0], "--match", constant, "--noise", "0.2", "-c", "logreg", "--splits",
+                    "2", "--out", tmp_path / "constant.skops", "-q")
+    assert fitted.exit_code == 0, fitted.output
+    result = invoke("predict", tmp_path / "constant.skops", constant, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert not pd.read_csv(tmp_path / "out" / "predictions_animals.csv").loc[0, "in_distribution"]

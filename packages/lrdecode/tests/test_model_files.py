@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from lrdecode.data import LoadedData, load
 from lrdecode.decoder import DecoderModel, fit_decoder
 from lrdecode.errors import DecodeError
 from lrdecode.features import build_features
-from lrdecode.model_files import load_model, save_model
+from lrdecode.model_files import load_model, load_models, save_model
 from lrdecode.model_selection import make_pipeline
 
 
@@ -77,7 +78,7 @@ class Intruder:
 def test_the_loader_refuses_unknown_types_without_building_them(small_data, tmp_path: Path):
     path = save_model(fitted(small_data, "logreg"), tmp_path / "model.skops")
     content = sio.load(path, trusted=sio.get_untrusted_types(file=path))
-    content["pipeline"] = Intruder()
+    content["parts"][0]["pipeline"] = Intruder()
     evil = tmp_path / "evil.skops"
     sio.dump(content, evil)
     with pytest.raises(DecodeError, match=r"contains types lrdecode does not trust: .*Intruder"):
@@ -96,3 +97,26 @@ def test_the_loader_refuses_what_is_not_a_model(tmp_path: Path):
     sio.dump({"format": "something-else", "pipeline": None}, other)
     with pytest.raises(DecodeError, match="not an lrdecode model"):
         load_model(other)
+
+
+def test_a_file_of_several_decoders_keeps_each_and_a_single_read_refuses_it(small_data, tmp_path: Path):
+    first, second = fitted(small_data, "logreg"), fitted(small_data, "rf")
+    path = save_model([first, second], tmp_path / "parts.skops")
+    loaded = load_models(path)
+    assert [m.classifier for m in loaded] == ["logreg", "rf"]
+    features = first.features(small_data)
+    np.testing.assert_array_equal(loaded[1].pipeline.predict_proba(features.X),
+                                  second.pipeline.predict_proba(features.X))
+    with pytest.raises(DecodeError, match="holds 2 decoders"):
+        load_model(path)
+
+
+def test_a_version_1_file_of_one_decoder_still_loads(small_data, tmp_path: Path):
+    model = fitted(small_data, "logreg")
+    metadata = {"classifier": model.classifier, "layout": model.layout.to_dict(), "classes": list(model.classes),
+                "params": model.params, "training": {}}
+    old = tmp_path / "old.skops"
+    sio.dump({"format": "lrdecode-model", "format_version": "1.0.0", "metadata": json.dumps(metadata),
+              "pipeline": model.pipeline}, old)
+    loaded = load_model(old)
+    assert loaded.classes == model.classes and loaded.novelty is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,15 @@ from shared_schema import read_dataset
 from shared_schema.statistics import act_statistics
 
 FORMATS = {"npz": "rec.npz", "csv": "rec.csv", "nwb": "nwb"}
+needs_pynwb = pytest.mark.skipif(importlib.util.find_spec("pynwb") is None,
+                                 reason="NWB needs pynwb (lrdecode[nwb])")
 
 
 def written(tmp_path: Path, kind: str, **options) -> list[Path]:
     return write_example(tmp_path / FORMATS[kind], kind, **options)
 
 
-@pytest.mark.parametrize("kind", ["npz", "csv", "nwb"])
+@pytest.mark.parametrize("kind", ["npz", "csv", pytest.param("nwb", marks=needs_pynwb)])
 def test_ingest_round_trips_responses_and_reference_statistics(tmp_path: Path, kind: str):
     files = written(tmp_path, kind, sessions=4, stimuli=12, units=9)
     data = read_dataset(ingest(files, tmp_path / "out", position="deep", run_id="mouse-1", task="go-nogo"))
@@ -42,6 +45,7 @@ def test_ingest_round_trips_responses_and_reference_statistics(tmp_path: Path, k
     np.testing.assert_allclose(units["value"].to_numpy().reshape(4, 12, 9), expected)
 
 
+@needs_pynwb
 def test_the_three_formats_give_the_same_observables(tmp_path: Path):
     tables = []
     for kind in FORMATS:
@@ -85,6 +89,7 @@ def test_units_that_differ_between_sessions_are_refused_or_intersected(tmp_path:
     assert read_recording([path], common_units=True).responses.shape == (3, 4, 4)
 
 
+@needs_pynwb
 def test_nwb_sessions_with_other_units_are_refused(tmp_path: Path):
     files = written(tmp_path, "nwb", sessions=3, stimuli=4, units=5)
     from lrdecode.recordings.nwb import write_example_nwb
@@ -152,3 +157,29 @@ def test_every_area_needs_a_valid_depth_position(tmp_path: Path):
     with pytest.raises(RecordingError, match=r"no depth position for area\(s\) V1"):
         ingest([path], tmp_path / "out", position={"V4": "deep"})
     assert not (tmp_path / "out").exists()
+
+
+def test_a_csv_without_time_counts_sessions_not_days(tmp_path: Path):
+    path = written(tmp_path, "csv", sessions=3, stimuli=4, units=5)[0]
+    table = pd.read_csv(path).drop(columns=["time"])
+    table.assign(session=table["session"] + 1).to_csv(path, index=False)
+    recording = read_recording([path])
+    assert recording.time_unit == "sessions"
+    np.testing.assert_array_equal(recording.session_times, [1.0, 2.0, 3.0])
+    assert read_recording([written(tmp_path / "timed", "csv", sessions=3)[0]]).time_unit == "days"
+
+
+def test_a_csv_without_time_needs_numbered_sessions(tmp_path: Path):
+    path = written(tmp_path, "csv", sessions=3, stimuli=4, units=5)[0]
+    table = pd.read_csv(path).drop(columns=["time"])
+    table.assign(session="s" + table["session"].astype(str)).to_csv(path, index=False)
+    with pytest.raises(RecordingError, match=r"sessions s0, s1, s2 are not numbers.*add a time column"):
+        read_recording([path])
+
+
+def test_npz_and_nwb_session_times_are_days(tmp_path: Path):
+    assert read_recording(written(tmp_path, "npz")).time_unit == "days"
+    if importlib.util.find_spec("pynwb") is not None:
+        recording = read_recording(written(tmp_path, "nwb", days=[0.0, 1.5, 4.0], sessions=3))
+        assert recording.time_unit == "days"
+        np.testing.assert_allclose(recording.session_times, [0.0, 1.5, 4.0])

@@ -223,6 +223,8 @@ def _splits(choice: SplitChoice) -> list[str]:
 
 
 def _describe_features(result: Result) -> None:
+    from lrdecode.features import dropped_examples_line
+
     for name, info in result.data["features"].items():
         line = (f"{name}: {info['labelled_examples']} labelled example(s) of {len(info['examples_per_rule'])} rules "
                 f"from {info['runs']} run(s); {len(info['statistics'])} statistic(s) x {info['checkpoints']} "
@@ -232,6 +234,8 @@ def _describe_features(result: Result) -> None:
         typer.echo(line)
         for dropped in info["dropped_statistics"]:
             typer.echo(f"  dropped {dropped['statistic']}: {dropped['reason']}")
+        if examples_line := dropped_examples_line(info):
+            typer.echo(f"  {examples_line}")
 
 
 def _show(result: Result) -> None:
@@ -447,7 +451,7 @@ def averaged(
     _write(result, out)
 
 
-# ---------------------------------------------------------------- measurement limits (paper §5, §6; DESIGN §8)
+# ---------------------------------------------------------------- measurement limits (paper §5, §6)
 
 
 class StartChoice(StrEnum):
@@ -777,6 +781,7 @@ def fit(
     the decoder is matched to one experiment (see `lrdecode predict`).
     """
     from lrdecode.decoder import fit_decoder
+    from lrdecode.features import dropped_examples_line
     from lrdecode.model_files import save_model
 
     loaded = _load(data, where, measurement, include_incomplete, min_metric)
@@ -795,6 +800,8 @@ def fit(
                f"{model.layout.n_checkpoints} checkpoint(s)")
     for dropped in info["dropped_statistics"]:
         typer.echo(f"  dropped {dropped['statistic']}: {dropped['reason']}")
+    if examples_line := dropped_examples_line(info):
+        typer.echo(f"  {examples_line}")
     typer.echo(f"chosen {model.params} by {model.training['selection_method']}; "
                f"validation accuracy {model.training['validation_accuracy']:.3f}")
     save_model(model, out)
@@ -811,21 +818,27 @@ def predict(
     measurement: MeasurementOpt = None,
     include_incomplete: IncompleteOpt = False,
     min_metric: MinMetricOpt = None,
+    animal: Annotated[list[str] | None, typer.Option(
+        "--animal", help="With a matched model: ANIMAL=RUN1,RUN2 declares recordings (runs) of one animal, whose "
+        "areas are combined into one verdict (repeatable; default: one animal per run).")] = None,
 ) -> None:
     """Predict the learning rule of every run in the data, with probabilities.
 
     A run's probabilities are the mean over its layers (and measurement settings). A model
-    fitted with --match predicts per recording and area, with calibrated probabilities and the
-    accuracy to expect, and refuses data that does not match its limits.
+    fitted with --match predicts per recording and area, with calibrated probabilities, the
+    accuracy to expect and a novelty check (areas unlike every simulated network are marked),
+    combines each animal's areas into one verdict, and refuses data that does not match its
+    limits. Many recordings can be given at once (DATA is repeatable).
     """
-    from lrdecode.model_files import load_model
+    from lrdecode.model_files import load_models
     from lrdecode.results import atomic_write
 
-    model = load_model(model_file)
+    models = load_models(model_file)
     loaded = _load(data, where, measurement, include_incomplete, min_metric)
-    if "match" in model.training:
-        _predict_matched(model, loaded, out)
+    if all("match" in m.training for m in models):
+        _predict_matched(models, loaded, out, _animals(animal or []))
         return
+    model = models[0]
     features = model.features(loaded)
     for _, row in features.unusable.iterrows():
         typer.secho(f"note: skipped run {row['run_id']} layer {row['layer']} ({row['measurement']}): {row['reason']}",
@@ -847,7 +860,7 @@ def predict(
         typer.echo(f"wrote {out / 'predictions_runs.csv'} and {out / 'predictions_examples.csv'}")
 
 
-# ---------------------------------------------------------------- real recordings (DESIGN section 8)
+# ---------------------------------------------------------------- real recordings
 
 
 class RecordingFormat(StrEnum):
@@ -942,7 +955,9 @@ def ingest(
     dataset.write(out, overwrite=overwrite, producer=("lrdecode", __version__),
                   description=f"Recording ingested from {recording.source}")
     times = ", ".join(f"{t:g}" for t in recording.session_times)
-    typer.echo(f"read {recording.source}: {recording.n_sessions} sessions at {recording.time_unit} {times}; "
+    when = (f"(no time column: session numbers {times})" if recording.time_unit == "sessions"
+            else f"at {recording.time_unit} {times}")
+    typer.echo(f"read {recording.source}: {recording.n_sessions} sessions {when}; "
                f"{recording.responses.shape[1]} stimuli")
     layers = dataset.observables.drop_duplicates("layer")
     for _, row in layers.iterrows():
@@ -973,10 +988,11 @@ def example_recording(
     distribution in its own way; a toy, not a model of any real rule) gives simulated/
     (4 rules x 6 runs x 3 layers, 21 checkpoints, unit responses) and the recording of one
     more toy animal trained by --rule: recording.npz, recording.csv and recording-nwb/ (one
-    NWB file per session, needs pynwb). Then: ingest, fit --match, predict (see the README).
+    NWB file per session; skipped, with a note, without pynwb). Then: ingest, fit --match,
+    predict (see the README). Nothing is half-written: on failure DIRECTORY stays as it was.
     """
     from lrdecode.recordings import RecordingError
-    from lrdecode.recordings.examples import TOY_RULES, write_toy_example
+    from lrdecode.recordings.examples import TOY_RULES, toy_session_days, write_toy_example
 
     if rule not in TOY_RULES:
         raise DecodeError(f"unknown toy rule {rule!r}", f"use one of {', '.join(TOY_RULES)}")
@@ -985,24 +1001,29 @@ def example_recording(
     except ValueError:
         raise DecodeError(f"cannot read --sessions {sessions!r}", "give days separated by commas, e.g. 0,3,9,14,20"
                           ) from None
+    try:  # only the days are checked here: a RecordingError below is not about them
+        toy_session_days(days)
+    except ValueError as error:
+        raise DecodeError(str(error), "give increasing days within 0..20") from None
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise DecodeError(f"{directory} is not empty", "choose an empty directory, or pass --overwrite")
     try:
         written = write_toy_example(directory, rule=rule, sessions=days, recorded_units=units, noise=noise, seed=seed)
-    except ValueError as error:
-        raise DecodeError(str(error), "give increasing days within 0..20") from None
     except RecordingError as error:
         raise DecodeError(str(error)) from None
     for kind, paths in written.items():
         shown = paths[0] if len(paths) == 1 else f"{paths[0].parent} ({len(paths)} files)"
         typer.echo(f"{kind:9} {shown}")
+    if "nwb" not in written:
+        typer.echo(f"NWB files skipped ({directory / 'recording-nwb'}): they need pynwb, "
+                   f"pip install './packages/lrdecode[nwb]' (then rerun with --overwrite)")
 
 
 def _fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str, statistic: list[str] | None,
                  area: str | None, noise: float | None, span: str, draws: int, calibration: str, splits: int,
                  seed: int, exhaustive: bool, n_jobs: int, quiet: bool, measure: Measure) -> None:
     """`fit --match`: train on DATA reduced to a recording's limits, calibrate, save, and say how it matched."""
-    from lrdecode.matching import fit_matched
+    from lrdecode.matching import fit_matched_areas
     from lrdecode.model_files import save_model
 
     if measure not in (Measure.all, Measure.act):
@@ -1016,9 +1037,19 @@ def _fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str,
     if not sep:
         raise DecodeError(f"cannot read --match-span {span!r}", "write START:END, e.g. 0:1 or 0:0.5")
     with reporter(quiet) as bars:
-        model = fit_matched(loaded, match, classifier=classifier, area=area, noise=noise, span=bounds,
-                            statistics=statistic, draws=draws, calibration=calibration, n_splits=splits,
-                            exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, reporter=bars)
+        models = fit_matched_areas(loaded, match, classifier=classifier, area=area, noise=noise, span=bounds,
+                                   statistics=statistic, draws=draws, calibration=calibration, n_splits=splits,
+                                   exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, reporter=bars)
+    if len(models) > 1:
+        typer.echo(f"{len(models)} groups of areas with different limits: one matched model each, in one file")
+    for model in models:
+        _describe_match(model, classifier)
+    save_model(models, out)
+    typer.echo(f"wrote {out}")
+
+
+def _describe_match(model: Any, classifier: str) -> None:
+    """How one decoder was matched to its areas, and the accuracy to expect."""
     m, e, info = model.training["match"], model.training["expected_accuracy"], model.training["data"]
     positions = ", ".join(f"{p:.2f}" for p in m["recording_positions"])
     typer.echo(f"matched to {m['recording']} ({', '.join(m['areas'])}): {len(m['recording_positions'])} sessions at "
@@ -1028,48 +1059,88 @@ def _fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str,
     units_text = f"{used['min']:g}" if used["min"] == used["max"] else f"{used['min']:g}..{used['max']:g}"
     typer.echo(f"  units {m['n_units']} (simulated: {units_text}, {m['units_from']}); noise s.d. "
                f"{m['noise_std']:.4g} ({m['noise_source']}); {len(model.layout.observables)} act statistics")
+    if m.get("left_out_layers"):
+        shown = ", ".join(f"{row['layer']} ({row['units']} units, {row['runs']} runs)" for row in m["left_out_layers"])
+        typer.echo(f"  left out simulated layers with fewer units than the recording's {m['n_units']}: {shown}")
     typer.echo(f"{classifier} on {info['labelled_examples']} example(s) of {len(model.classes)} rules "
                f"({', '.join(model.classes)}); chosen {model.params}")
     for dropped in info["dropped_statistics"]:
         typer.echo(f"  dropped {dropped['statistic']}: {dropped['reason']}")
     typer.echo(f"expected accuracy under these limits: {e['mean']:.3f} ± {e['sem']:.3f} (run-grouped, "
                f"{e['n_splits']} splits; chance {e['chance']:.3f})")
-    typer.echo(f"probabilities calibrated: {model.training['calibration']['method']}, "
-               f"{model.training['calibration']['folds']} run-grouped folds")
-    save_model(model, out)
-    typer.echo(f"wrote {out}")
+    novelty = model.training.get("novelty")
+    calibration = model.training["calibration"]
+    typer.echo(f"probabilities calibrated: {calibration['method']}, {calibration['folds']} run-grouped folds"
+               + (f"; novelty threshold {novelty['threshold']:.3g} ({novelty['held_out_flagged']:.1%} of held-out "
+                  f"simulated examples above it)" if novelty else ""))
 
 
-def _predict_matched(model: Any, loaded: LoadedData, out: Path | None) -> None:
-    """`predict` with a matched model: per recording and area, calibrated, with the expected accuracy."""
+def _animals(items: list[str]) -> dict[str, str]:
+    """``["mouse1=rec_a,rec_b"]`` -> {run id: animal}."""
+    animals: dict[str, str] = {}
+    for item in items:
+        name, sep, runs = item.partition("=")
+        if not sep or not name.strip() or not runs.strip():
+            raise DecodeError(f"cannot read --animal {item!r}",
+                              "write ANIMAL=RUN1,RUN2 (the run ids of its recordings)")
+        for run in runs.split(","):
+            if run.strip() in animals:
+                raise DecodeError(f"run {run.strip()} is given to two animals (--animal)", "name each run once")
+            animals[run.strip()] = name.strip()
+    return animals
+
+
+def _predict_matched(models: list[Any], loaded: LoadedData, out: Path | None, animals: dict[str, str]) -> None:
+    """`predict` with matched models: per area and per animal, calibrated, with the expected accuracy."""
     import json
 
     from lrdecode.matching import predict_matched
     from lrdecode.results import _jsonable, atomic_write
 
-    areas, runs = predict_matched(model, loaded)
+    runs = sorted(set(loaded.trajectories.examples["run_id"].astype(str)))
+    unknown = sorted(set(animals) - set(runs))
+    if unknown:
+        raise DecodeError(f"--animal names run(s) not in the data: {', '.join(unknown)}",
+                          f"use run ids of the data: {', '.join(runs)}")
+    areas, verdicts = predict_matched(models, loaded, animals=animals)
     probabilities = [c for c in areas.columns if c.startswith("p_")]
-    typer.echo(areas[["run_id", "area", "n_units", "sessions", "predicted", *probabilities]].to_string(
-        index=False, float_format=lambda v: f"{v:.3f}"))
-    if (runs["areas"] > 1).any():
-        typer.echo("per recording (mean over areas):")
-        typer.echo(runs[["run_id", "areas", "predicted", *probabilities]].to_string(
-            index=False, float_format=lambda v: f"{v:.3f}"))
-    expected, calibration = model.training["expected_accuracy"], model.training["calibration"]
+    shown = areas[["animal", "area", "n_units", "sessions", "predicted", *probabilities, "novelty_score"]].copy()
+    shown["note"] = ["" if ok else "unlike every simulated network" for ok in areas["in_distribution"]]
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for _, row in verdicts.iterrows():
+        line = (f"animal {row['animal']}: {row['predicted']} (p {row['probability']:.3f}) from "
+                f"{row['areas_used']} of {row['areas']} area(s)")
+        if not row["in_distribution"]:
+            line += " -- every area is unlike every simulated network: do not trust this verdict"
+        elif row["areas_used"] < row["areas"]:
+            line += " (areas unlike every simulated network left out)"
+        typer.echo(line)
+    for _, row in areas[~areas["in_distribution"]].iterrows():
+        typer.secho(f"warning: {row['animal']} area {row['area']} is unlike every simulated network (novelty score "
+                    f"{row['novelty_score']:.3g}, threshold {row['novelty_threshold']:.3g}); its probabilities are "
+                    f"shown but should not be trusted", err=True, fg=typer.colors.YELLOW)
+    calibration = models[0].training["calibration"]
+    expected = "; ".join(
+        (f"{', '.join(m.training['match']['areas'])} " if len(models) > 1 else "")
+        + f"{e['mean']:.3f} ± {e['sem']:.3f} (run-grouped, {e['n_splits']} splits; chance {e['chance']:.3f})"
+        for m in models for e in [m.training["expected_accuracy"]])
     typer.echo(f"probabilities calibrated ({calibration['method']}, {calibration['folds']} run-grouped folds); "
-               f"expected accuracy under these limits {expected['mean']:.3f} ± {expected['sem']:.3f} "
-               f"(run-grouped, {expected['n_splits']} splits; chance {expected['chance']:.3f})")
+               f"expected accuracy under these limits, per area: {expected}; an animal's verdict multiplies its "
+               f"areas' likelihoods, assuming them independent given the rule")
     if out is None:
         return
     out.mkdir(parents=True, exist_ok=True)
-    report = {"calibration": calibration, "expected_accuracy": expected, "match": model.training["match"],
-              "classifier": model.classifier, "classes": list(model.classes),
-              "areas": areas.to_dict(orient="records"), "runs": runs.to_dict(orient="records")}
-    for name, table in (("predictions_areas", areas), ("predictions_runs", runs)):
+    report = {"calibration": calibration, "expected_accuracy": [m.training["expected_accuracy"] for m in models],
+              "match": [m.training["match"] for m in models], "novelty": [m.training.get("novelty") for m in models],
+              "classifier": models[0].classifier, "classes": list(models[0].classes),
+              "combination": "posterior ∝ prior x Π over in-distribution areas of (calibrated p / prior); assumes "
+                             "areas independent given the rule",
+              "areas": areas.to_dict(orient="records"), "animals": verdicts.to_dict(orient="records")}
+    for name, table in (("predictions_areas", areas), ("predictions_animals", verdicts)):
         atomic_write(out / f"{name}.csv", lambda f, t=table: f.write(t.to_csv(index=False).encode()))
     atomic_write(out / "predictions.json",
                  lambda f: f.write(json.dumps(_jsonable(report), indent=2, allow_nan=False).encode()))
-    typer.echo(f"wrote {out / 'predictions_areas.csv'}, {out / 'predictions_runs.csv'} and "
+    typer.echo(f"wrote {out / 'predictions_areas.csv'}, {out / 'predictions_animals.csv'} and "
                f"{out / 'predictions.json'}")
 
 

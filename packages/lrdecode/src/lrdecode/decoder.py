@@ -29,6 +29,7 @@ class DecoderModel:
     classes: tuple[str, ...]
     params: dict[str, Any]
     training: dict[str, Any] = field(default_factory=dict)
+    novelty: Any = None  # lrdecode.novelty.NoveltyScorer of a matched decoder: flags data unlike its training set
 
     def features(self, data: LoadedData) -> FeatureSet:
         """The features of new data, laid out as this model expects."""

@@ -1,10 +1,17 @@
-"""Features of the paper (DESIGN §7): one example per layer of a run (and measurement
+"""Features of the paper: one example per layer of a run (and measurement
 setting); the trajectory of every chosen statistic, flattened statistic-major (the K values
 of the first statistic, then the K of the second, ...), then the layer-position one-hot.
 
-Statistics that are non-finite anywhere in the labelled data are dropped whole, with the
-reason recorded (the paper kept 24 of 45). Examples without a learning rule (recordings,
-or runs whose rule is to be predicted) stay in the set, marked unlabelled.
+Non-finite or missing values in the labelled examples (all examples, when none is
+labelled) cost either whole statistics or whole examples, whichever keeps more finite
+trajectory values. With N examples, S chosen statistics and B the statistics non-finite
+somewhere, for k = 0..|B| drop the k statistics of B that affect the most examples (ties
+in canonical order), then the examples still non-finite in a kept statistic; keep the k
+with the most values, (N - examples dropped) * (S - k), preferring the larger k on ties.
+A k whose example drops would empty a rule or leave fewer than 2 rules is not allowed.
+Both are recorded with the reason (``dropped``, ``dropped_examples``). Examples without a
+learning rule (recordings, or runs whose rule is to be predicted) stay in the set, marked
+unlabelled; those non-finite in a kept statistic are set aside in ``unusable``.
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ class FeatureSet:
     layout: FeatureLayout
     dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DROPPED_COLUMNS))
     unusable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNUSABLE_COLUMNS))
+    dropped_examples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DROPPED_EXAMPLE_COLUMNS))
 
     def __len__(self) -> int:
         return len(self.X)
@@ -99,7 +107,7 @@ class FeatureSet:
         rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=int)
         return FeatureSet(X=self.X[rows], labels=self.labels[rows],
                           examples=self.examples.iloc[rows].reset_index(drop=True), layout=self.layout,
-                          dropped=self.dropped, unusable=self.unusable)
+                          dropped=self.dropped, unusable=self.unusable, dropped_examples=self.dropped_examples)
 
     def labelled(self) -> FeatureSet:
         """The examples with a known rule: what classifiers are trained and tested on."""
@@ -129,12 +137,14 @@ class FeatureSet:
             "averaged": self.layout.averaged,
             "features": self.layout.n_features,
             "dropped_statistics": self.dropped.to_dict(orient="records"),
+            "dropped_examples": self.dropped_examples.to_dict(orient="records"),
             "unusable_examples": self.unusable.to_dict(orient="records"),
         }
 
 
 DROPPED_COLUMNS = ["statistic", "reason", "examples_affected"]
 UNUSABLE_COLUMNS = ["run_id", "layer", "measurement", "reason"]
+DROPPED_EXAMPLE_COLUMNS = ["run_id", "layer", "measurement", "statistics", "reason"]
 
 
 def choose_observables(measure: str, statistics: Sequence[str] | None, present: Sequence[str]) -> list[str]:
@@ -199,36 +209,136 @@ def build_features(
 ) -> FeatureSet:
     """Features of every example: trajectories (or their means over checkpoints) + position one-hot.
 
-    A statistic is dropped when it is missing or non-finite in any labelled example (in any
-    example, when none is labelled). Unlabelled examples non-finite in a kept statistic are
-    set aside in ``unusable``, with the reason.
+    Non-finite or missing values in the labelled examples (in all examples, when none is
+    labelled) drop whole statistics or whole labelled examples, whichever keeps more finite
+    trajectory values (`choose_drops`); ties drop statistics. Unlabelled examples non-finite
+    in a kept statistic are set aside in ``unusable``, with the reason.
     """
     chosen = choose_observables(measure, statistics, list(trajectories.observables))
     traj = trajectories.select(observables=chosen)
     labels = _labels(traj.examples)
-    labelled = np.array([label is not None for label in labels])
+    labelled = np.array([label is not None for label in labels], dtype=bool)
     reference = labelled if labelled.any() else np.ones(len(labels), dtype=bool)
-
-    dropped, kept = [], []
-    for o, name in enumerate(traj.observables):
-        values = traj.values[reference, :, o]
-        present = traj.present[reference, o]
-        if present.all() and np.isfinite(values).all():
-            kept.append(o)
-            continue
-        reason, count = _describe_nonfinite(values, present, traj.examples[reference].reset_index(drop=True))
-        dropped.append({"statistic": name, "reason": reason, "examples_affected": count})
-    if not kept:
+    bad = _nonfinite(traj.values[reference], traj.present[reference])
+    drops = choose_drops(bad, labels[reference] if labelled.any() else None)
+    if drops is None:
         raise DecodeError(f"every chosen statistic ({', '.join(traj.observables)}) is non-finite somewhere",
                           "choose other statistics or measures, or leave out the runs that diverged")
+    dropped_statistics, dropped_reference_rows = drops
+    reference_examples = traj.examples[reference].reset_index(drop=True)
+    dropped = []
+    for o in dropped_statistics:
+        reason, count = _describe_nonfinite(traj.values[reference, :, o], traj.present[reference, o],
+                                            reference_examples)
+        dropped.append({"statistic": traj.observables[o], "reason": reason, "examples_affected": count})
+    kept = [o for o in range(len(traj.observables)) if o not in dropped_statistics]
     layout = FeatureLayout(observables=tuple(traj.observables[o] for o in kept),
                            n_checkpoints=1 if average else traj.values.shape[1], averaged=average)
-    X, usable = _assemble(traj.values[:, :, kept], traj.position_onehot, average)
-    unusable = _unusable_rows(traj.examples, ~usable)
+    X, finite = _assemble(traj.values[:, :, kept], traj.position_onehot, average)
+    dropped_labelled = np.zeros(len(labels), dtype=bool)
+    if labelled.any():
+        dropped_labelled[np.flatnonzero(reference)[dropped_reference_rows]] = True
+    usable = finite & ~dropped_labelled
     return FeatureSet(
         X=X[usable], labels=labels[usable], examples=traj.examples[usable].reset_index(drop=True),
-        layout=layout, dropped=pd.DataFrame(dropped, columns=DROPPED_COLUMNS), unusable=unusable,
+        layout=layout, dropped=pd.DataFrame(dropped, columns=DROPPED_COLUMNS),
+        unusable=_unusable_rows(traj.examples, ~usable & ~dropped_labelled),
+        dropped_examples=_dropped_example_rows(traj, dropped_labelled, kept),
     )
+
+
+def choose_drops(bad: np.ndarray, labels: np.ndarray | None) -> tuple[list[int], np.ndarray] | None:
+    """Which statistics and examples to drop so that the most finite trajectory values remain.
+
+    ``bad`` is (examples, statistics): missing or non-finite somewhere in the trajectory;
+    ``labels`` the rule of each example (None: none is labelled). For k = 0..|B| (B: the
+    statistics bad somewhere) drop the k statistics of B bad in the most examples (ties in
+    canonical order), then the examples bad in a kept statistic; the k keeping the most
+    values, (examples kept) * (statistics kept), wins, ties going to the larger k. A k whose
+    example drops would empty a rule or leave fewer than 2 rules (without labels: every
+    example) is not allowed. Returns the dropped statistics (canonical order) and a mask of
+    the dropped examples, or None when every statistic would have to go.
+    """
+    n_examples, n_statistics = bad.shape
+    affected = bad.sum(axis=0)
+    by_harm = sorted(np.flatnonzero(affected).tolist(), key=lambda o: (-int(affected[o]), o))
+    best: tuple[int, list[int], np.ndarray] | None = None
+    for k in range(len(by_harm) + 1):
+        dropped_statistics = sorted(by_harm[:k])
+        kept = np.setdiff1d(np.arange(n_statistics), dropped_statistics)
+        if kept.size == 0:
+            continue
+        dropped_examples = bad[:, kept].any(axis=1)
+        if dropped_examples.any() and not _leaves_enough(dropped_examples, labels):
+            continue
+        kept_values = int((n_examples - dropped_examples.sum()) * kept.size)
+        if best is None or kept_values >= best[0]:
+            best = (kept_values, dropped_statistics, dropped_examples)
+    return None if best is None else (best[1], best[2])
+
+
+def _leaves_enough(dropped_examples: np.ndarray, labels: np.ndarray | None) -> bool:
+    """Whether dropping these examples keeps every rule and at least 2 (without labels: any example)."""
+    if labels is None:
+        return not dropped_examples.all()
+    rules = {str(label) for label in labels}
+    remaining = {str(label) for label in labels[~dropped_examples]}
+    return remaining == rules and len(remaining) >= 2
+
+
+def _nonfinite(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(examples, statistics): the trajectory is missing or has a NaN/inf at some checkpoint."""
+    return ~present | ~np.isfinite(values).all(axis=1)
+
+
+def _value_problem(values: np.ndarray, present: bool) -> str:
+    """How one trajectory is unusable: not measured, or its first non-finite value and checkpoint."""
+    if not present:
+        return "is not measured"
+    checkpoint = int(np.flatnonzero(~np.isfinite(values))[0])
+    value = values[checkpoint]
+    kind = "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
+    return f"is {kind} at checkpoint {checkpoint}"
+
+
+def _dropped_example_rows(traj: ss.Trajectories, dropped: np.ndarray, kept: Sequence[int]) -> pd.DataFrame:
+    """One row per dropped example, naming each kept statistic it is non-finite in."""
+    records = []
+    for row in np.flatnonzero(dropped):
+        hit = [o for o in kept if not traj.present[row, o] or not np.isfinite(traj.values[row, :, o]).all()]
+        problems = [f"{traj.observables[o]} {_value_problem(traj.values[row, :, o], traj.present[row, o])}"
+                    for o in hit]
+        example = traj.examples.iloc[row]
+        records.append({"run_id": str(example["run_id"]), "layer": str(example["layer"]),
+                        "measurement": str(example["measurement"]),
+                        "statistics": ", ".join(traj.observables[o] for o in hit), "reason": "; ".join(problems)})
+    return pd.DataFrame(records, columns=DROPPED_EXAMPLE_COLUMNS)
+
+
+def dropped_examples_line(described: dict[str, Any], shown: int = 3) -> str | None:
+    """One line on the examples dropped to keep statistics (from `FeatureSet.describe`), or None."""
+    examples = described.get("dropped_examples") or []
+    if not examples:
+        return None
+    spared = {name for example in examples for name in example["statistics"].split(", ")}
+    where = [f"run {e['run_id']} layer {e['layer']}" + ("" if e["measurement"] == "all" else f" [{e['measurement']}]")
+             + f" ({e['reason']})" for e in examples[:shown]]
+    more = f", and {len(examples) - shown} more" if len(examples) > shown else ""
+    return (f"dropped {len(examples)} example(s) with non-finite values rather than {len(spared)} statistic(s): "
+            + ", ".join(where) + more)
+
+
+def without_dropped_examples(trajectories: ss.Trajectories, features: FeatureSet) -> ss.Trajectories:
+    """The trajectories less the examples ``features`` dropped for non-finite values.
+
+    Analyses that cut or redraw the trajectory (thirds, subsamples) start from what the whole
+    trajectory kept, so that every cut keeps the same examples and their splits still apply.
+    """
+    if features.dropped_examples.empty:
+        return trajectories
+    keys = trajectories.examples[["run_id", "layer", "measurement"]].astype(str).agg("|".join, axis=1)
+    dropped = set(features.dropped_examples[["run_id", "layer", "measurement"]].astype(str).agg("|".join, axis=1))
+    return trajectories.select(examples=~keys.isin(dropped).to_numpy())
 
 
 def features_for_layout(trajectories: ss.Trajectories, layout: FeatureLayout) -> FeatureSet:

@@ -1,4 +1,4 @@
-"""Reduce simulated trajectories to the limits of an experiment (paper §5, §6; DESIGN §7, §8).
+"""Reduce simulated trajectories to the limits of an experiment (paper §5, §6; README: Measurement limits).
 
 One module for every analysis of measurement limits (``subsample``, ``consecutive``,
 ``units_noise``, ``plan``), so that they reduce data the same way:
@@ -180,13 +180,35 @@ def select_setting(data: LoadedData, label: str) -> LoadedData:
     return with_trajectories(data, data.trajectories.select(examples=keep))
 
 
-def nearest_setting(table: pd.DataFrame, *, n_units: float, noise_std: float, unit_tolerance: float = 2.0,
-                    noise_tolerance: float = 0.5) -> pd.Series:
+UNIT_TOLERANCE = 2.0  # a setting is close when its measured units are within this factor of the wanted count
+NOISE_TOLERANCE = 0.5  # ... and its noise within this fraction of the larger of the two noise levels
+
+
+def setting_distances(units_measured: np.ndarray, noise_stds: np.ndarray, *, n_units: float, noise_std: float,
+                      unit_tolerance: float = UNIT_TOLERANCE, noise_tolerance: float = NOISE_TOLERANCE
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """How far measurement settings are from (n_units, noise_std), in tolerances: <= 1 is close.
+
+    Units: |log(measured / n_units)| / log(unit_tolerance). Noise: |difference| /
+    (noise_tolerance x the larger of the two), so noise 0 is only close to noise 0. `plan`
+    refuses a request no setting is close to, and `fit --match` warns when it uses one.
+    """
+    measured = np.asarray(units_measured, dtype=float)
+    noise = np.asarray(noise_stds, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit_distance = np.abs(np.log(measured / n_units)) / math.log(unit_tolerance)
+    unit_distance = np.where(np.isfinite(unit_distance), unit_distance, np.inf)
+    scale = noise_tolerance * np.maximum(noise, noise_std)
+    noise_gap = np.abs(noise - noise_std)
+    noise_distance = np.divide(noise_gap, scale, out=np.where(noise_gap > 0, np.inf, 0.0), where=scale > 0)
+    return unit_distance, noise_distance
+
+
+def nearest_setting(table: pd.DataFrame, *, n_units: float, noise_std: float,
+                    unit_tolerance: float = UNIT_TOLERANCE, noise_tolerance: float = NOISE_TOLERANCE) -> pd.Series:
     """The setting nearest to (n_units, noise_std), or a clear refusal when none is close.
 
-    Close: measured units within a factor ``unit_tolerance`` of n_units, and noise within
-    ``noise_tolerance`` x the larger of the two noise levels (so noise 0 only matches noise 0).
-    Nearest: smallest |log units ratio| / log(unit_tolerance) + |noise difference| / tolerance.
+    Close and nearest as `setting_distances` measures them (the sum of both distances).
     """
     if n_units < 1:
         raise DecodeError(f"--units {n_units} is below 1", "plan for at least one recorded unit")
@@ -196,10 +218,9 @@ def nearest_setting(table: pd.DataFrame, *, n_units: float, noise_std: float, un
     if not (math.isfinite(noise_std) and noise_std >= 0):
         raise DecodeError(f"--noise {noise_std} is not a finite number >= 0", "give the noise std, e.g. 0.5")
     known = table.dropna(subset=["units_measured"])
-    unit_distance = np.abs(np.log(known["units_measured"].to_numpy() / n_units)) / math.log(unit_tolerance)
-    scale = noise_tolerance * np.maximum(known["noise_std"].to_numpy(), noise_std)
-    noise_gap = np.abs(known["noise_std"].to_numpy() - noise_std)
-    noise_distance = np.divide(noise_gap, scale, out=np.where(noise_gap > 0, np.inf, 0.0), where=scale > 0)
+    unit_distance, noise_distance = setting_distances(
+        known["units_measured"].to_numpy(), known["noise_std"].to_numpy(), n_units=n_units, noise_std=noise_std,
+        unit_tolerance=unit_tolerance, noise_tolerance=noise_tolerance)
     close = (unit_distance <= 1.0) & (noise_distance <= 1.0)
     if not close.any():
         available = "; ".join(f"{r.measurement} ({r.units_measured:g} units, noise {r.noise_std:g})"

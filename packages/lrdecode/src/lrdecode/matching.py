@@ -1,4 +1,4 @@
-"""Decoders matched to one experiment (DESIGN section 8): train on simulated data reduced to
+"""Decoders matched to one experiment: train on simulated data reduced to
 what a recording measured, and predict the recording's rule with calibrated probabilities.
 
 The limits of a recording (an ingested dataset) and how simulated data is reduced to them:
@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,9 @@ from lrdecode.data import LoadedData
 from lrdecode.decoder import DecoderModel, fit_decoder
 from lrdecode.errors import DecodeError
 from lrdecode.features import build_features, choose_observables
+from lrdecode.limits import UNIT_TOLERANCE, setting_distances
 from lrdecode.model_selection import limited_threads
+from lrdecode.novelty import NoveltyScorer
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.protocol import evaluate
 from lrdecode.splits import inner_cv
@@ -116,17 +118,20 @@ def _example_limits(trajectories: ss.Trajectories) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_id", "area", "measurement", "times", "n_units", "statistics"])
 
 
-def recording_limits(dataset: ss.Dataset, *, area: str | None = None, source: str = "recording") -> RecordingLimits:
-    """The limits shared by every run and area of an ingested recording (or of one area)."""
+def recording_limits(dataset: ss.Dataset, *, area: str | None = None, areas: Sequence[str] | None = None,
+                     source: str = "recording") -> RecordingLimits:
+    """The limits shared by every run and area of an ingested recording (or of the given areas)."""
     limits = _example_limits(dataset.trajectories())
-    if area is not None:
-        if area not in set(limits["area"]):
-            raise DecodeError(f"{source} has no area {area!r}",
+    chosen = [area] if area is not None else list(areas or [])
+    if chosen:
+        unknown = [a for a in chosen if a not in set(limits["area"])]
+        if unknown:
+            raise DecodeError(f"{source} has no area {unknown[0]!r}",
                               f"choose one of: {', '.join(sorted(set(limits['area'])))}")
-        limits = limits[limits["area"] == area]
+        limits = limits[limits["area"].isin(chosen)]
     first = limits.iloc[0]
-    fix = ("fit one model per area (--match-area NAME), or ingest recordings with other sessions "
-           "or unit counts into separate datasets")
+    fix = ("leave out --match-area to fit one model per group of areas that share their limits, or match one "
+           "area (--match-area NAME); ingest recordings with other sessions into separate datasets")
     for _, row in limits.iterrows():
         where = f"{source}: run {row['run_id']} area {row['area']}"
         if len(row["times"]) != len(first["times"]):
@@ -151,6 +156,23 @@ def recording_limits(dataset: ss.Dataset, *, area: str | None = None, source: st
     return RecordingLimits(source=source, runs=runs, areas=areas, session_times=tuple(first["times"]),
                            n_units=int(first["n_units"]), noise_std=sigma, noise_note=note,
                            statistics=tuple(s for s in ACT_STATISTICS if s in statistics))
+
+
+def area_groups(dataset: ss.Dataset, *, source: str = "recording") -> list[RecordingLimits]:
+    """The recording's areas grouped by their limits (unit count, sessions): one matched model per group.
+
+    Areas of one group share every limit, so one decoder serves them all; an animal whose areas
+    were recorded with different unit counts gets one decoder per area.
+    """
+    limits = _example_limits(dataset.trajectories())
+    if limits.empty:
+        raise DecodeError(f"{source} holds no example to match", "ingest a recording with `lrdecode ingest`")
+    keys: dict[tuple, list[str]] = {}
+    for area, rows in limits.groupby("area", sort=False):
+        first = rows.iloc[0]
+        key = (first["n_units"], len(first["times"]), tuple(np.round(relative_positions(first["times"]), 2)))
+        keys.setdefault(key, []).append(str(area))
+    return [recording_limits(dataset, areas=group, source=source) for group in keys.values()]
 
 
 def estimate_noise(dataset: ss.Dataset, *, runs: Sequence[str], areas: Sequence[str]) -> tuple[float | None, str]:
@@ -271,9 +293,39 @@ def _from_units(units: pd.DataFrame, examples: pd.DataFrame, indices: np.ndarray
     return np.array(values), pd.DataFrame(rows)
 
 
+def _layer_units(units: pd.DataFrame | None) -> dict[tuple[str, str], int]:
+    """Units recorded per (run, layer) in the simulated unit responses."""
+    if units is None or units.empty:
+        return {}
+    counts = units.groupby(["run_id", "layer"], observed=True)["unit"].nunique()
+    return {(str(run), str(layer)): int(n) for (run, layer), n in counts.items()}
+
+
+def _left_out(keys: pd.DataFrame, keep: np.ndarray, units_of: dict[tuple[str, str], int] | pd.Series,
+              n_units: int) -> list[dict[str, Any]]:
+    """Per simulated layer name left out of matching: how many runs, and the most units it had."""
+    rows = keys[~keep]
+    counts = [units_of.get(key, 0) for key in zip(rows["run_id"], rows["layer"], strict=True)]
+    table = pd.DataFrame({"layer": rows["layer"].to_numpy(), "run_id": rows["run_id"].to_numpy(), "units": counts})
+    return [{"layer": layer, "runs": int(group["run_id"].nunique()), "units": int(group["units"].max()),
+             "reason": f"fewer units than the recording's {n_units}"}
+            for layer, group in table.groupby("layer", sort=False)]
+
+
+def _rules_left(examples: pd.DataFrame, keep: np.ndarray) -> int:
+    return int(examples.loc[keep, "learning_rule"].astype(str).nunique()) if keep.any() else 0
+
+
 def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, span: tuple[float, float] = (0.0, 1.0),
                     statistics: Sequence[str] | None = None, draws: int = 1, seed: int = 0) -> MatchedData:
-    """Reduce labelled simulated trajectories to a recording's sessions, units, noise and statistics."""
+    """Reduce labelled simulated trajectories to a recording's sessions, units, noise and statistics.
+
+    Simulated layers with fewer units than the recording cannot be recorded like it and are left
+    out (listed in the account). Where the layers left have unit responses, the recording's unit
+    count is drawn from them exactly; otherwise each layer takes the measurement setting nearest
+    to the recording's units and noise, with a `MatchWarning` when it is not close (the closeness
+    `plan` uses: lrdecode.limits.setting_distances).
+    """
     traj = data.trajectories
     labelled = traj.examples["learning_rule"].notna().to_numpy() if "learning_rule" in traj.examples else None
     if labelled is None or not labelled.any():
@@ -282,10 +334,11 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     traj = traj.select(examples=labelled)
     present = [o for o in limits.statistics if o in traj.observables]
     units = _read_units(data.sources, set(traj.examples["run_id"].astype(str)))
-    per_layer = (units.groupby(["run_id", "layer"], observed=True)["unit"].nunique() if units is not None
-                 and not units.empty else None)
-    layers = traj.examples[["run_id", "layer"]].astype(str).drop_duplicates()
-    use_units = per_layer is not None and len(per_layer) >= len(layers) and int(per_layer.min()) >= limits.n_units
+    units_of = _layer_units(units)
+    keys = traj.examples[["run_id", "layer"]].astype(str).reset_index(drop=True)
+    recorded = np.array([units_of.get(key, 0) >= limits.n_units
+                         for key in zip(keys["run_id"], keys["layer"], strict=True)])
+    use_units = _rules_left(traj.examples.reset_index(drop=True), recorded) >= 2
     candidates = list(limits.statistics) if use_units else present
     if not candidates:
         raise DecodeError("the simulated data has none of the recording's act statistics "
@@ -294,8 +347,10 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     account: dict[str, Any] = {"n_units": limits.n_units, "noise_std": noise, "statistics": chosen, "span": list(span),
                                "recording_positions": limits.positions.tolist()}
     if use_units:
-        first = traj.examples.drop_duplicates(["run_id", "layer"]).index.to_numpy()
-        base = traj.select(examples=first)
+        account["left_out_layers"] = _left_out(keys, recorded, units_of, limits.n_units)
+        kept = traj.select(examples=recorded)
+        first = kept.examples.reset_index(drop=True).drop_duplicates(["run_id", "layer"]).index.to_numpy()
+        base = kept.select(examples=first)
         indices = map_sessions(limits.positions, base.epochs, span)
         values, examples = _from_units(units, base.examples, indices, chosen, limits.n_units, noise, draws, seed)
         indices = np.repeat(indices, draws, axis=0)
@@ -304,39 +359,44 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
                     "units_used": {"min": limits.n_units, "median": limits.n_units, "max": limits.n_units},
                     "noise_used": {"min": noise, "max": noise}}
     else:
-        note = ("the simulated data has no unit responses (units.parquet)" if per_layer is None else
-                f"units.parquet holds fewer units ({int(per_layer.min())}) than the recording ({limits.n_units}) "
-                f"for some layer" if len(per_layer) >= len(layers) else "units.parquet lacks some layers")
-        examples = traj.examples.copy()
-        n = pd.to_numeric(examples.get("n_units_act"), errors="coerce").astype(float).to_numpy()
-        unit_gap = np.where(np.isnan(n), np.inf, np.abs(np.log(np.maximum(n, 1) / limits.n_units)))
-        noise_gap = np.abs(examples["noise_std"].to_numpy(dtype=float) - noise)
-        order = np.lexsort((noise_gap, unit_gap, examples["layer"].astype(str), examples["run_id"].astype(str)))
-        ranked = examples.iloc[order]
-        keep = ranked.drop_duplicates(["run_id", "layer"]).index.to_numpy()
+        note = ("the simulated data has no unit responses (units.parquet)" if not units_of else
+                f"too few simulated layers have unit responses of {limits.n_units} units or more")
+        examples = traj.examples.reset_index(drop=True)
+        total = _numbers(examples, "n_units_total_act")
+        large = ~(total < limits.n_units)  # unknown totals stay in
+        if _rules_left(examples, large) >= 2 and not large.all():
+            totals = {(run, layer): int(t) for run, layer, t in zip(keys["run_id"], keys["layer"], total, strict=True)
+                      if np.isfinite(t)}
+            account["left_out_layers"] = _left_out(keys, large, totals, limits.n_units)
+            traj, examples, keys = traj.select(examples=large), examples[large].reset_index(drop=True), keys[large]
+        unit_distance, noise_distance = setting_distances(
+            _numbers(examples, "n_units_act"), examples["noise_std"].to_numpy(dtype=float),
+            n_units=limits.n_units, noise_std=noise)
+        order = np.lexsort((noise_distance, unit_distance + noise_distance, keys["layer"].to_numpy(),
+                            keys["run_id"].to_numpy()))
+        keep = examples.iloc[order].drop_duplicates(["run_id", "layer"]).index.to_numpy()
         base = traj.select(examples=np.sort(keep), observables=chosen)
         indices = map_sessions(limits.positions, base.epochs, span)
         values = np.take_along_axis(base.values, indices[:, :, None], axis=1)
         epochs = np.take_along_axis(base.epochs, indices, axis=1)
         examples = base.examples
-        used = pd.to_numeric(examples.get("n_units_act"), errors="coerce")
+        used = pd.Series(_numbers(examples, "n_units_act"))
         noise_used = examples["noise_std"].to_numpy(dtype=float)
         account |= {"units_from": f"nearest measurement setting per layer ({note})",
                     "units_used": {"min": _number(used.min()), "median": _number(used.median()),
                                    "max": _number(used.max())},
                     "noise_used": {"min": float(noise_used.min()), "max": float(noise_used.max())},
                     "settings_used": sorted(set(examples["measurement"].astype(str)))}
-        if used.isna().all():
-            warnings.warn("the simulated data does not record how many units were measured (n_units); its "
-                          "unit count cannot be matched to the recording's", MatchWarning, stacklevel=2)
-        if np.abs(noise_used - noise).max() > 0.1 * noise:
-            warnings.warn(f"no simulated measurement setting has noise {noise:g}: the nearest have "
-                          f"{noise_used.min():g}..{noise_used.max():g}; simulate with unit responses "
-                          f"(lrsim --record-units) to match noise exactly", MatchWarning, stacklevel=2)
+        _warn_setting_gaps(used.to_numpy(dtype=float), noise_used, limits.n_units, noise)
     positions = (epochs - epochs[:, :1]) / (epochs[:, -1:] - epochs[:, :1])
     account |= {"checkpoints": indices[0].tolist(), "checkpoint_epochs": epochs[0].tolist(),
                 "checkpoints_same_for_every_run": bool((indices == indices[0]).all()),
                 "max_spacing_error": float(np.abs(positions - limits.positions[None, :]).max())}
+    if account["max_spacing_error"] > SPACING_TOLERANCE:
+        gap = account["max_spacing_error"]
+        warnings.warn(f"the simulated checkpoints place the recording's sessions up to {gap:.2f} of training"
+                      f" away from their relative times (predict accepts {SPACING_TOLERANCE}); simulate "
+                      f"with more checkpoints (lrsim --checkpoints)", MatchWarning, stacklevel=2)
     matched = ss.Trajectories(values=np.asarray(values, dtype=np.float64),
                               lengths=np.full((len(values), len(chosen)), indices.shape[1]),
                               epochs=np.asarray(epochs, dtype=np.float64), examples=examples.reset_index(drop=True),
@@ -344,12 +404,39 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     return MatchedData(trajectories=matched, account=account)
 
 
+def _warn_setting_gaps(units_used: np.ndarray, noise_used: np.ndarray, n_units: int, noise: float) -> None:
+    """A `MatchWarning` for each way the chosen measurement settings are not close to the recording."""
+    if np.isnan(units_used).all():
+        warnings.warn("the simulated data does not record how many units were measured (n_units); its "
+                      "unit count cannot be matched to the recording's", MatchWarning, stacklevel=3)
+        return
+    unit_distance, _ = setting_distances(units_used, noise_used, n_units=n_units, noise_std=noise)
+    far = np.isfinite(units_used) & (unit_distance > 1.0)
+    if far.any():
+        warnings.warn(f"the simulated data cannot record {n_units} units like the recording: {int(far.sum())} of "
+                      f"{len(units_used)} layers use settings of {np.nanmin(units_used[far]):g}.."
+                      f"{np.nanmax(units_used[far]):g} units (not within a factor {UNIT_TOLERANCE:g}); simulate with "
+                      f"unit responses (lrsim --record-units {n_units}) or a setting near {n_units} units",
+                      MatchWarning, stacklevel=3)
+    if np.abs(noise_used - noise).max() > 0.1 * noise:
+        warnings.warn(f"no simulated measurement setting has noise {noise:g}: the nearest have "
+                      f"{noise_used.min():g}..{noise_used.max():g}; simulate with unit responses "
+                      f"(lrsim --record-units) to match noise exactly", MatchWarning, stacklevel=3)
+
+
+def _numbers(examples: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column as floats, NaN where unknown or when the column is absent."""
+    if column not in examples:
+        return np.full(len(examples), np.nan)
+    return pd.to_numeric(examples[column], errors="coerce").astype(float).to_numpy()
+
+
 def _number(value: float) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
 def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "rf", area: str | None = None,
-                noise: float | None = None, span: tuple[float, float] = (0.0, 1.0),
+                areas: Sequence[str] | None = None, noise: float | None = None, span: tuple[float, float] = (0.0, 1.0),
                 statistics: Sequence[str] | None = None, draws: int = 1, calibration: str = "sigmoid",
                 n_splits: int = 10, exhaustive: bool = False, seed: int = 0, n_jobs: int = 1,
                 reporter: Reporter = SILENT) -> DecoderModel:
@@ -362,7 +449,7 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
     if not path.exists():
         raise DecodeError(f"recording dataset {path} does not exist",
                           "ingest it first: lrdecode ingest FILES --out DIR")
-    limits = recording_limits(ss.read_dataset(path), area=area, source=str(path))
+    limits = recording_limits(ss.read_dataset(path), area=area, areas=areas, source=str(path))
     if noise is not None:
         sigma, noise_source = noise, "given with --noise"
         if limits.noise_std is not None:
@@ -388,6 +475,7 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
         calibrated = CalibratedClassifierCV(clone(model.pipeline), method=calibration, cv=folds).fit(labelled.X, y)
     summary = protocol.summary()
     model.pipeline = calibrated
+    model.novelty = NoveltyScorer(random_state=seed).fit(labelled.X, groups=labelled.groups)
     model.training |= {
         "match": {"recording": str(path), "runs": list(limits.runs), "areas": list(limits.areas),
                   "session_times": list(limits.session_times), "noise_source": noise_source, **matched.account},
@@ -399,8 +487,22 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
         "calibration": {"method": calibration, "folds": len(folds),
                         "cv": "run-grouped stratified folds (StratifiedGroupKFold); probabilities are the mean over "
                               "the folds' calibrated classifiers"},
+        "novelty": model.novelty.summary(),
     }
     return model
+
+
+def fit_matched_areas(data: LoadedData, recording: str | Path, *, area: str | None = None,
+                      reporter: Reporter = SILENT, **options: Any) -> list[DecoderModel]:
+    """One matched decoder per group of the recording's areas that share their limits (`area_groups`).
+
+    With ``area``, that area only. Options are those of `fit_matched`.
+    """
+    path = Path(recording)
+    if area is not None or not path.exists():
+        return [fit_matched(data, path, area=area, reporter=reporter, **options)]
+    groups = area_groups(ss.read_dataset(path), source=str(path))
+    return [fit_matched(data, path, areas=group.areas, reporter=reporter, **options) for group in groups]
 
 
 def is_matched(model: DecoderModel) -> bool:
@@ -435,23 +537,102 @@ def check_matches(model: DecoderModel, data: LoadedData) -> None:
                               f"matched to {target} (accepted: within {UNITS_TOLERANCE:.0%})", fix)
 
 
-def predict_matched(model: DecoderModel, data: LoadedData) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per (run, area) and per run: the predicted rule, calibrated probabilities and the expected accuracy."""
-    check_matches(model, data)
-    features = model.features(data)
-    examples = model.predict_examples(features).rename(columns={"layer": "area"})
-    limits = _example_limits(data.trajectories).set_index(["run_id", "area", "measurement"])
-    keys = list(zip(examples["run_id"], examples["area"], examples["measurement"], strict=True))
-    examples.insert(3, "n_units", [limits.loc[k, "n_units"] for k in keys])
-    examples.insert(4, "sessions", [len(limits.loc[k, "times"]) for k in keys])
-    expected = model.training["expected_accuracy"]
-    columns = [c for c in examples.columns if c.startswith("p_")]
-    runs = examples.groupby("run_id", sort=True).agg(
-        learning_rule=("learning_rule", "first"), areas=("area", "size"),
-        **{c: (c, "mean") for c in columns}).reset_index()
-    runs.insert(3, "predicted", [c.removeprefix("p_") for c in runs[columns].idxmax(axis=1)])
-    for table in (examples, runs):
-        table["calibration"] = model.training["calibration"]["method"]
-        table["expected_accuracy"] = expected["mean"]
-        table["expected_accuracy_sem"] = expected["sem"]
-    return examples.drop(columns=["measurement"]), runs
+def _assign_parts(models: Sequence[DecoderModel], data: LoadedData) -> list[tuple[DecoderModel, np.ndarray]]:
+    """Which decoder predicts which example: the one matched to an area of that name, else the only one,
+    else the one matched to the example's unit count."""
+    examples = data.trajectories.examples
+    area = examples["layer"].astype(str).to_numpy()
+    n_units = _numbers(examples, "n_units_act")
+    owner = np.full(len(examples), -1)
+    for i, model in enumerate(models):
+        owner[np.isin(area, model.training["match"]["areas"]) & (owner < 0)] = i
+    if len(models) == 1:
+        owner[:] = 0
+    for e in np.flatnonzero(owner < 0):
+        near = [i for i, m in enumerate(models)
+                if abs(n_units[e] - m.training["match"]["n_units"]) <= UNITS_TOLERANCE * m.training["match"]["n_units"]]
+        if len(near) != 1:
+            matched = "; ".join(f"{', '.join(m.training['match']['areas'])} ({m.training['match']['n_units']} units)"
+                                for m in models)
+            raise DecodeError(f"area {area[e]} of run {examples['run_id'].iloc[e]} is none of the areas the model "
+                              f"file was matched to ({matched})",
+                              "name the areas as in the matched recording, or fit a model matched to this one")
+        owner[e] = near[0]
+    return [(model, owner == i) for i, model in enumerate(models) if (owner == i).any()]
+
+
+def predict_matched(models: DecoderModel | Sequence[DecoderModel], data: LoadedData, *,
+                    animals: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (run, area) and per animal: the predicted rule, calibrated probabilities, the expected
+    accuracy, and whether the area looks like any simulated network (novelty score).
+
+    ``animals`` maps run ids to animals (default: each run is one animal). An animal's verdict
+    combines its areas (`animal_verdicts`).
+    """
+    models = [models] if isinstance(models, DecoderModel) else list(models)
+    classes = models[0].classes
+    if any(m.classes != classes for m in models):
+        raise DecodeError("the model file's decoders were trained on different rules",
+                          "refit them together with one `lrdecode fit --match`")
+    tables = []
+    for model, rows in _assign_parts(models, data):
+        part = LoadedData(trajectories=data.trajectories.select(examples=rows), sources=data.sources)
+        check_matches(model, part)
+        features = model.features(part)
+        examples = model.predict_examples(features).rename(columns={"layer": "area"})
+        limits = _example_limits(part.trajectories).set_index(["run_id", "area", "measurement"])
+        keys = list(zip(examples["run_id"], examples["area"], examples["measurement"], strict=True))
+        examples.insert(3, "n_units", [limits.loc[k, "n_units"] for k in keys])
+        examples.insert(4, "sessions", [len(limits.loc[k, "times"]) for k in keys])
+        if model.novelty is not None:
+            examples["novelty_score"] = model.novelty.novelty_score(features.X)
+            examples["novelty_threshold"] = model.novelty.threshold_
+            examples["in_distribution"] = examples["novelty_score"] <= model.novelty.threshold_
+        else:
+            examples["novelty_score"], examples["novelty_threshold"], examples["in_distribution"] = np.nan, np.nan, True
+        expected = model.training["expected_accuracy"]
+        examples["calibration"] = model.training["calibration"]["method"]
+        examples["expected_accuracy"] = expected["mean"]
+        examples["expected_accuracy_sem"] = expected["sem"]
+        prior = model.training["data"].get("examples_per_rule", {})
+        for rule in classes:
+            examples[f"prior_{rule}"] = prior.get(rule, 1.0)
+        tables.append(examples)
+    areas = pd.concat(tables, ignore_index=True).sort_values(["run_id", "area"], kind="stable")
+    areas.insert(0, "animal", [(animals or {}).get(r, r) for r in areas["run_id"]])
+    verdicts = animal_verdicts(areas, classes)
+    areas = areas.drop(columns=["measurement", *[f"prior_{rule}" for rule in classes]]).reset_index(drop=True)
+    return areas, verdicts
+
+
+PROBABILITY_FLOOR = 1e-6  # calibrated probabilities of 0 (isotonic) would veto a rule outright
+
+
+def animal_verdicts(areas: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
+    """One posterior per animal from its areas: the product of their calibrated likelihoods.
+
+    Each area's calibrated probabilities p_a(rule) are turned into likelihoods p_a / prior
+    (the decoder's training share of each rule) and multiplied, times the prior once:
+    posterior ∝ prior x Π_a p_a / prior. This assumes the areas' statistics are independent
+    given the rule; areas of one network share its training, so the combined probability is
+    over-confident where they are not. Areas flagged as unlike every simulated network are
+    left out of the product unless all of an animal's areas are.
+    """
+    rows = []
+    for animal, group in areas.groupby("animal", sort=True):
+        used = group[group["in_distribution"].astype(bool)]
+        flagged = used.empty
+        used = group if flagged else used
+        p = np.clip(used[[f"p_{c}" for c in classes]].to_numpy(dtype=float), PROBABILITY_FLOOR, 1.0)
+        prior = used[[f"prior_{c}" for c in classes]].to_numpy(dtype=float)
+        prior = prior / prior.sum(axis=1, keepdims=True)
+        log_posterior = np.log(prior[0]) + (np.log(p) - np.log(prior)).sum(axis=0)
+        posterior = np.exp(log_posterior - log_posterior.max())
+        posterior /= posterior.sum()
+        truth = group["learning_rule"].dropna()
+        rows.append({"animal": animal, "runs": ",".join(sorted(set(group["run_id"].astype(str)))),
+                     "learning_rule": truth.iloc[0] if len(truth) else None, "areas": len(group),
+                     "areas_used": len(used), "predicted": classes[int(posterior.argmax())],
+                     "probability": float(posterior.max()), "in_distribution": not flagged,
+                     **{f"p_{c}": float(v) for c, v in zip(classes, posterior, strict=True)}})
+    return pd.DataFrame(rows)

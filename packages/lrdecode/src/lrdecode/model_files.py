@@ -1,7 +1,10 @@
 """Model files: skops (no pickle), and a loader that refuses any type it does not know.
 
-A file holds a dict: format name and version, the decoder's metadata as JSON text, and the
-fitted scikit-learn pipeline. Loading first lists the file's types without building anything
+A file holds a dict: format name and version, and ``parts``: one decoder per part (one part
+for `lrdecode fit`; one per group of areas for `fit --match` on a recording whose areas
+differ), each its metadata as JSON text, its fitted scikit-learn pipeline and, for matched
+decoders, the novelty scorer that flags data unlike the simulations (lrdecode.novelty).
+Version 1 files (one decoder, no parts) are still read. Loading first lists the file's types without building anything
 (`skops.io.get_untrusted_types`); beyond skops' own trusted set (scikit-learn, numpy,
 builtins) only the explicit allowlist below is accepted, and anything else is refused.
 """
@@ -9,6 +12,7 @@ builtins) only the explicit allowlist below is accepted, and anything else is re
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +23,19 @@ from lrdecode.classifiers.svm import LinearSVMClassifier
 from lrdecode.decoder import DecoderModel
 from lrdecode.errors import DecodeError
 from lrdecode.features import FeatureLayout
+from lrdecode.novelty import NoveltyScorer
 from lrdecode.results import _jsonable, atomic_write
 
 MODEL_FORMAT = "lrdecode-model"
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "2.0.0"
+READABLE_MAJORS = ("1", "2")
 
 # Our own estimators, and scikit-learn/numpy internals our pipelines contain that skops does
 # not trust by default. Nothing else is loaded.
 TRUSTED_TYPES: tuple[str, ...] = (
     f"{LinearSVMClassifier.__module__}.{LinearSVMClassifier.__qualname__}",
     f"{Conv1DClassifier.__module__}.{Conv1DClassifier.__qualname__}",
+    f"{NoveltyScorer.__module__}.{NoveltyScorer.__qualname__}",
     "sklearn.tree._tree.Tree",  # the trees of a random forest
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # gradient boosting's trees
     "sklearn.calibration._CalibratedClassifier",  # one fold of CalibratedClassifierCV (matched models)
@@ -36,19 +43,35 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
-def save_model(model: DecoderModel, path: str | Path) -> Path:
-    """Write a decoder to a skops file, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _part(model: DecoderModel) -> dict[str, Any]:
     metadata = {"classifier": model.classifier, "layout": model.layout.to_dict(), "classes": list(model.classes),
                 "params": model.params, "training": model.training}
-    content = {"format": MODEL_FORMAT, "format_version": MODEL_VERSION,
-               "metadata": json.dumps(_jsonable(metadata), allow_nan=False), "pipeline": model.pipeline}
+    return {"metadata": json.dumps(_jsonable(metadata), allow_nan=False), "pipeline": model.pipeline,
+            "novelty": model.novelty}
+
+
+def save_model(model: DecoderModel | Sequence[DecoderModel], path: str | Path) -> Path:
+    """Write one decoder, or several (one per group of areas), to a skops file, atomically."""
+    models = [model] if isinstance(model, DecoderModel) else list(model)
+    if not models:
+        raise DecodeError("no decoder to save", "fit a decoder first")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {"format": MODEL_FORMAT, "format_version": MODEL_VERSION, "parts": [_part(m) for m in models]}
     return atomic_write(path, lambda f: f.write(sio.dumps(content)))
 
 
 def load_model(path: str | Path) -> DecoderModel:
-    """Read a decoder written by `save_model`, refusing files with unknown types."""
+    """Read a file holding one decoder (see `load_models` for files of several)."""
+    models = load_models(path)
+    if len(models) > 1:
+        raise DecodeError(f"{path} holds {len(models)} decoders (one per group of areas)",
+                          "read it with load_models, or give it to `lrdecode predict`, which uses each")
+    return models[0]
+
+
+def load_models(path: str | Path) -> list[DecoderModel]:
+    """Read the decoders written by `save_model`, refusing files with unknown types."""
     path = Path(path)
     if not path.is_file():
         raise DecodeError(f"model file {path} does not exist", "give a file written by `lrdecode fit`")
@@ -65,10 +88,16 @@ def load_model(path: str | Path) -> DecoderModel:
     if not isinstance(content, dict) or content.get("format") != MODEL_FORMAT:
         raise DecodeError(f"{path} is a skops file but not an lrdecode model", "give a file written by `lrdecode fit`")
     major = str(content.get("format_version", "")).split(".")[0]
-    if major != MODEL_VERSION.split(".")[0]:
+    if major not in READABLE_MAJORS:
         raise DecodeError(f"{path} is model format {content.get('format_version')}, this lrdecode reads "
-                          f"{MODEL_VERSION}", "refit the model with this lrdecode, or use the lrdecode that wrote it")
-    metadata = json.loads(content["metadata"])
-    return DecoderModel(pipeline=content["pipeline"], classifier=metadata["classifier"],
-                        layout=FeatureLayout.from_dict(metadata["layout"]), classes=tuple(metadata["classes"]),
-                        params=metadata["params"], training=metadata["training"])
+                          f"{' and '.join(f'{m}.x' for m in READABLE_MAJORS)}",
+                          "refit the model with this lrdecode, or use the lrdecode that wrote it")
+    parts = content["parts"] if major != "1" else [content]
+    models = []
+    for part in parts:
+        metadata = json.loads(part["metadata"])
+        models.append(DecoderModel(pipeline=part["pipeline"], classifier=metadata["classifier"],
+                                   layout=FeatureLayout.from_dict(metadata["layout"]),
+                                   classes=tuple(metadata["classes"]), params=metadata["params"],
+                                   training=metadata["training"], novelty=part.get("novelty")))
+    return models

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from lrdecode import metrics
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
 from lrdecode.data import LoadedData
-from lrdecode.features import FeatureSet, build_features
+from lrdecode.features import FeatureSet, build_features, without_dropped_examples
 from lrdecode.limits import PORTIONS, thirds, window
 from lrdecode.model_selection import limited_threads
 from lrdecode.progress import SILENT, Reporter
@@ -48,7 +48,8 @@ def consecutive_portions(
     full = {m: features_for(data, m, statistics) for m in dict.fromkeys(measures)}
     rows = []
     for measure, whole in full.items():
-        portions = {name: labelled(build_features(window(data.trajectories, checkpoints), measure=measure,
+        kept = without_dropped_examples(data.trajectories, whole)
+        portions = {name: labelled(build_features(window(kept, checkpoints), measure=measure,
                                                   statistics=list(whole.layout.observables)))
                     for name, checkpoints in windows.items()}
         reference = portions["early"]

@@ -1,4 +1,4 @@
-"""Plan an experiment (DESIGN §8): the accuracy to expect when S sessions are recorded K
+"""Plan an experiment (README: Measurement limits): the accuracy to expect when S sessions are recorded K
 checkpoints apart, from about N units with noise of std SIGMA, estimated on simulated data
 reduced to those limits; and the tradeoff surface around the plan.
 
@@ -22,7 +22,7 @@ import pandas as pd
 from lrdecode.analyses.common import concat, describe
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
-from lrdecode.features import build_features
+from lrdecode.features import build_features, without_dropped_examples
 from lrdecode.limits import (
     check_sampling,
     evaluate_redrawn,
@@ -80,11 +80,13 @@ def plan_experiment(
 
     def accuracy_at(setting: str, n_sessions: int, keys: dict[str, object]):
         reduced = select_setting(data, setting)
+        whole = build_features(reduced.trajectories, measure=measure, statistics=statistics)
+        kept = without_dropped_examples(reduced.trajectories, whole)
 
         def features_of_split(i: int):
-            trajectories = subsample(reduced.trajectories, n_samples=n_sessions, period=spacing,
+            trajectories = subsample(kept, n_samples=n_sessions, period=spacing,
                                      seed=[seed, n_sessions, spacing, i], per=start_per)
-            return build_features(trajectories, measure=measure, statistics=statistics)
+            return build_features(trajectories, measure=measure, statistics=list(whole.layout.observables))
 
         return evaluate_redrawn(features_of_split, classifier=classifier, split="grouped", n_splits=n_splits,
                                 test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,

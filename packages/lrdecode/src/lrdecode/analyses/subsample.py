@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import shared_schema as ss
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
-from lrdecode.features import build_features
+from lrdecode.features import build_features, without_dropped_examples
 from lrdecode.limits import evaluate_redrawn, span, subsample
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.results import Result
@@ -70,10 +71,13 @@ def trajectory_subsampling(
     runs = []
     for measure in feature_sets:
         for period, n in cells:
-            def features_of_split(i: int, period: int = period, n: int = n, measure: str = measure):
-                reduced = subsample(data.trajectories, n_samples=n, period=period, seed=[seed, period, n, i],
-                                    per=start_per)
-                return build_features(reduced, measure=measure, statistics=statistics)
+            whole = feature_sets[measure]
+            kept = without_dropped_examples(data.trajectories, whole)
+
+            def features_of_split(i: int, period: int = period, n: int = n, measure: str = measure,
+                                  kept: ss.Trajectories = kept, chosen: tuple[str, ...] = whole.layout.observables):
+                reduced = subsample(kept, n_samples=n, period=period, seed=[seed, period, n, i], per=start_per)
+                return build_features(reduced, measure=measure, statistics=list(chosen))
 
             for kind in splits:
                 run = evaluate_redrawn(features_of_split, classifier=classifier, split=kind, n_splits=n_splits,

@@ -1,4 +1,4 @@
-"""Real recordings in: NWB, NumPy and CSV unit responses to the format (DESIGN section 8)."""
+"""Real recordings in: NWB, NumPy and CSV unit responses to the format (README: Real recordings)."""
 
 from lrdecode.recordings.ingest import infer_format, ingest, read_recording, recording_to_dataset
 from lrdecode.recordings.recording import Recording, RecordingError, RecordingWarning, check

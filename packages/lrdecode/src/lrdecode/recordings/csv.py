@@ -1,8 +1,9 @@
 """CSV recordings: one long table per animal.
 
 Columns ``session``, ``stimulus``, ``unit``, ``response`` (required), and optionally
-``time`` (session time; default: the session number) and ``area``. Every session must
-hold a response of every unit to every stimulus.
+``time`` (session time, in days) and ``area``. Without ``time`` the sessions must be
+numbered and the session numbers are the times (time unit "sessions", not days). Every
+session must hold a response of every unit to every stimulus.
 """
 
 from __future__ import annotations
@@ -57,7 +58,15 @@ def read_csv(path: Path, *, area: str | None = None, time_unit: str = "days",
                                  f"one time; give each session one time")
         times = table.groupby("session")["time"].first()
     else:
-        times = pd.Series(sorted(table["session"].unique()), index=sorted(table["session"].unique()), dtype=float)
+        labels = sorted(table["session"].unique(), key=str)
+        numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
+        if numbers.isna().any():
+            named = [str(label) for label, number in zip(labels, numbers, strict=True) if pd.isna(number)]
+            shown = ", ".join(named[:5]) + (" ..." if len(named) > 5 else "")
+            raise RecordingError(f"{path.name}: sessions {shown} are not numbers and there is no time column; "
+                                 f"add a time column (each session's time, e.g. in days) or number the sessions")
+        times = pd.Series(numbers.to_numpy(dtype=float), index=labels)
+        time_unit = "sessions"
     sessions = list(times.sort_values().index)
 
     units_per_session = {s: set(g["unit"]) for s, g in table.groupby("session")}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +144,80 @@ def toy_simulated_dataset(*, runs_per_rule: int = 6, n_layers: int = 3, checkpoi
     return Dataset(runs=runs, observables=obs, units=unit_table)
 
 
+def toy_session_days(sessions: Sequence[float]) -> np.ndarray:
+    """The session days as an array; ValueError unless they increase within 0..20 (the toy's 21 checkpoints)."""
+    days = np.asarray(sessions, dtype=float)
+    if (days.ndim != 1 or len(days) == 0 or not np.isfinite(days).all() or days.min() < 0 or days.max() > 20
+            or (np.diff(days) <= 0).any()):
+        raise ValueError("sessions must be increasing days within 0..20 (the toy training's 21 checkpoints)")
+    return days
+
+
+def can_write_nwb() -> bool:
+    """Whether pynwb imports: NWB files need it (the optional extra lrdecode[nwb])."""
+    try:
+        import pynwb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or directory tree."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _move_into(staging: Path, directory: Path) -> None:
+    """Move staging's entries into an existing directory, replacing same-named ones; all undone if one fails."""
+    replaced = staging / f".replaced-{uuid.uuid4().hex[:8]}"
+    replaced.mkdir()
+    moved: list[tuple[Path, Path | None]] = []
+    try:
+        for entry in [e for e in staging.iterdir() if e != replaced]:
+            target, old = directory / entry.name, None
+            if target.exists() or target.is_symlink():
+                old = replaced / entry.name
+                target.rename(old)
+            moved.append((target, old))
+            entry.rename(target)
+    except BaseException:
+        for target, old in reversed(moved):
+            if target.exists() or target.is_symlink():  # the new entry: the old one is aside
+                _remove(target)
+            if old is not None:
+                old.rename(target)
+        raise
+
+
+@contextlib.contextmanager
+def _staged(directory: Path) -> Iterator[Path]:
+    """A temporary sibling of `directory` to write into, moved into place when the block succeeds.
+
+    On any failure the sibling is deleted and `directory` is left as it was (absent, empty or
+    with its old entries), so nothing is ever half-written.
+    """
+    missing = [p for p in (directory.parent, *directory.parent.parents) if not p.exists()]
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.parent / f".{directory.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial"
+    staging.mkdir()
+    try:
+        yield staging
+        if directory.exists():
+            _move_into(staging, directory)
+        else:
+            staging.rename(directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for parent in missing:  # innermost first: only the folders made here, and only if still empty
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)  # what was left: the entries replaced in `directory`
+
+
 def write_toy_example(directory: Path, *, rule: str = "fa", sessions: Sequence[float] = (0, 3, 9, 14, 20),
                       stimuli: int = 20, units: int = 50, recorded_units: int = 40, noise: float = 0.2,
                       runs_per_rule: int = 6, seed: int = 0) -> dict[str, list[Path]]:
@@ -148,24 +226,31 @@ def write_toy_example(directory: Path, *, rule: str = "fa", sessions: Sequence[f
     The recording is one more toy network trained by `rule` (a seed no simulated run has),
     observed at the given days (mapped onto the 21 checkpoints: day d is checkpoint d), with
     `recorded_units` of its units and Gaussian noise of std `noise` on every response, written
-    as recording.npz, recording.csv and recording-nwb/ (one file per session). The simulated
-    dataset (`simulated/`: 4 rules x runs_per_rule runs x 3 layers, 21 checkpoints, unit
-    responses in units.parquet) is what `lrdecode fit --match` learns from.
+    as recording.npz, recording.csv and recording-nwb/ (one file per session; only when pynwb
+    is installed, else there is no "nwb" entry in the result). The simulated dataset
+    (`simulated/`: 4 rules x runs_per_rule runs x 3 layers, 21 checkpoints, unit responses in
+    units.parquet) is what `lrdecode fit --match` learns from.
+
+    Everything is written into a temporary sibling of `directory` first and then moved in
+    (replacing entries of the same names), so a failure leaves `directory` as it was.
+    Raises ValueError for bad `sessions` before anything is written.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    days = np.asarray(sessions, dtype=float)
-    if days.min() < 0 or days.max() > 20 or (np.diff(days) <= 0).any():
-        raise ValueError("sessions must be increasing days within 0..20 (the toy training's 21 checkpoints)")
-    simulated = toy_simulated_dataset(runs_per_rule=runs_per_rule, checkpoints=21, stimuli=stimuli, units=units,
-                                      seed=seed)
-    sim_path = simulated.write(directory / "simulated", producer=("lrdecode", __version__), overwrite=True,
-                               description="Toy simulated networks (lrdecode.recordings.examples)")
-    rng = np.random.default_rng([seed, 7])
-    full = toy_responses(rule, checkpoints=21, stimuli=stimuli, units=units, layer=2, seed=10**9 + seed)
-    chosen = np.sort(rng.choice(units, size=recorded_units, replace=False))
-    responses = full[np.round(days).astype(int)][:, :, chosen]
-    responses = responses + rng.normal(scale=noise, size=responses.shape)
-    written = {"simulated": [sim_path]}
-    for kind, name in (("npz", "recording.npz"), ("csv", "recording.csv"), ("nwb", "recording-nwb")):
-        written[kind] = write_example(directory / name, kind, responses=responses, days=days)
-    return written
+    directory = Path(directory)
+    days = toy_session_days(sessions)
+    kinds = [("npz", "recording.npz"), ("csv", "recording.csv")]
+    if can_write_nwb():
+        kinds.append(("nwb", "recording-nwb"))
+    with _staged(directory) as staging:
+        simulated = toy_simulated_dataset(runs_per_rule=runs_per_rule, checkpoints=21, stimuli=stimuli,
+                                          units=units, seed=seed)
+        sim_path = simulated.write(staging / "simulated", producer=("lrdecode", __version__), overwrite=True,
+                                   description="Toy simulated networks (lrdecode.recordings.examples)")
+        rng = np.random.default_rng([seed, 7])
+        full = toy_responses(rule, checkpoints=21, stimuli=stimuli, units=units, layer=2, seed=10**9 + seed)
+        chosen = np.sort(rng.choice(units, size=recorded_units, replace=False))
+        responses = full[np.round(days).astype(int)][:, :, chosen]
+        responses = responses + rng.normal(scale=noise, size=responses.shape)
+        written = {"simulated": [sim_path]}
+        for kind, name in kinds:
+            written[kind] = write_example(staging / name, kind, responses=responses, days=days)
+    return {kind: [directory / Path(p).relative_to(staging) for p in paths] for kind, paths in written.items()}

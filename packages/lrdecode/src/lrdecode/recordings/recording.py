@@ -31,7 +31,7 @@ class Recording:
     unit_areas: np.ndarray  # (units,) area (layer) of each unit
     stimulus_ids: np.ndarray  # (stimuli,)
     source: str  # file name(s), for messages
-    time_unit: str = "days"
+    time_unit: str = "days"  # or "sessions": the times are session numbers (a CSV without time)
     notes: list[str] = field(default_factory=list)
 
     @property
