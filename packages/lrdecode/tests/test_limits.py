@@ -8,6 +8,7 @@ cheapest of the registry (a split in a fraction of a second on a shared 2-core m
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -322,3 +323,21 @@ def test_cli_refusals_are_one_clear_line(units_dir: Path, tmp_path: Path):
     assert "too short for this plan: 4 samples 2 checkpoint(s) apart span 7 checkpoints" in too_long.output
     bad_noise = invoke("units-noise", units_dir, "--from", "units", "--noise", "0,loud", "--out", tmp_path)
     assert bad_noise.exit_code == 1 and "cannot read '0,loud' (--noise)" in bad_noise.output
+
+
+def _nan_at_one_checkpoint(data: LoadedData, example: int = 1, checkpoint: int = 7) -> LoadedData:
+    """The data with one example's act.raw.mean NaN at one checkpoint (a run's layer that blew up once)."""
+    values = data.trajectories.values.copy()
+    values[example, checkpoint, data.trajectories.observables.index("act.raw.mean")] = np.nan
+    return LoadedData(trajectories=replace(data.trajectories, values=values), sources=data.sources)
+
+
+def test_cuts_and_redraws_of_the_trajectory_keep_the_examples_the_whole_trajectory_kept(late_signal):
+    data = _nan_at_one_checkpoint(late_signal)
+    consecutive = consecutive_portions(data, classifier="logreg", splits=("paper",), n_splits=2)
+    assert consecutive.tables["splits"].groupby("split_index")["n_test"].nunique().eq(1).all()
+    features = consecutive.data["features"]["all"]
+    assert len(features["dropped_examples"]) == 1 and not features["dropped_statistics"]
+    subsampled = trajectory_subsampling(data, periods=(1,), sample_counts=(3,), classifier="logreg",
+                                        splits=("paper",), n_splits=3)
+    assert len(subsampled.summary) == 1 and subsampled.summary["accuracy_mean"].notna().all()
