@@ -65,3 +65,24 @@ def test_demo_decodes_the_rule_above_chance(demo: tuple[Path, str]):
     forest = next(r for r in summary if (r["measure"], r["classifier"], r["split"]) == ("all", "rf", "paper"))
     assert forest["chance"] == pytest.approx(0.2)
     assert forest["accuracy_mean"] - 2 * forest["accuracy_sem"] > forest["chance"], forest
+
+
+def readme_decoding_commands() -> list[str]:
+    """The commands of the README's "Decoding" section, in order (its pip line left out: installed here)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Decoding: `lrdecode`", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("pip install")]
+
+
+def test_every_command_of_the_readmes_decoding_section_runs_as_written_on_the_demos_data(demo, tmp_path: Path):
+    out, _ = demo
+    (tmp_path / "demo-output" / "sweep").mkdir(parents=True)
+    (tmp_path / "demo-output" / "sweep" / "dataset").symlink_to(out / "sweep" / "dataset")
+    commands = readme_decoding_commands()
+    assert len(commands) >= 10 and commands[0].startswith("D=demo-output/sweep/dataset")
+    script = "set -euo pipefail\nexport PATH=" + str(Path(sys.executable).parent) + ":$PATH\n" + "\n".join(commands)
+    completed = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=1800, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "plan" / "plan.json").is_file()
+    assert "animal recording:" in completed.stdout
+    assert "left out layers with fewer than 24 recorded units" in completed.stdout

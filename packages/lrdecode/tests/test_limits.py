@@ -341,3 +341,20 @@ def test_cuts_and_redraws_of_the_trajectory_keep_the_examples_the_whole_trajecto
     subsampled = trajectory_subsampling(data, periods=(1,), sample_counts=(3,), classifier="logreg",
                                         splits=("paper",), n_splits=3)
     assert len(subsampled.summary) == 1 and subsampled.summary["accuracy_mean"].notna().all()
+
+
+def test_a_plan_from_unit_responses_measures_exactly_its_units_and_noise_and_leaves_out_smaller_layers(
+        units_dir: Path, tmp_path: Path):
+    dataset = ss.read_dataset(units_dir)
+    units = dataset.units
+    small = ~((units["layer"].astype(str) == "layer2") & (units["unit"] >= 4))  # layer2 keeps 4 of 12 units
+    path = ss.write_dataset(tmp_path / "small-layer", dataset.runs, dataset.observables, units=units[small])
+    result = plan_experiment(load(path), n_units=6, sessions=2, spacing=2, noise_std=0.5, classifier="logreg",
+                             n_splits=2, source="units")
+    row = result.summary.iloc[0]
+    assert row["measurement"] == "units=6,noise=0.5" and row["units_measured"] == 6 and row["noise_std"] == 0.5
+    assert result.settings["left_out_layers"] == [{"layer": "layer2", "runs": 16, "units": 4}]
+    assert set(result.tables["surface"]["measurement"]) == {"units=1,noise=0.5", "units=3,noise=0.5",
+                                                            "units=6,noise=0.5", "units=12,noise=0.5"}
+    with pytest.raises(DecodeError, match=r"no layer has 20 recorded units \(the most: 12\)"):
+        plan_experiment(load(path), n_units=20, sessions=2, spacing=2, classifier="logreg", source="units")

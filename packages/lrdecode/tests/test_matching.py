@@ -470,3 +470,29 @@ def test_a_constant_recording_is_flagged_by_a_model_matched_to_it(toy, tmp_path:
     result = invoke("predict", tmp_path / "constant.skops", constant, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert not pd.read_csv(tmp_path / "out" / "predictions_animals.csv").loc[0, "in_distribution"]
+
+
+def test_an_animals_verdict_does_not_depend_on_the_order_of_its_areas_when_their_priors_differ():
+    from lrdecode.matching import animal_verdicts
+
+    areas = _areas([0.6, 0.4], [0.3, 0.7])
+    areas.loc[0, ["prior_fa", "prior_ia"]] = [30, 10]
+    areas.loc[1, ["prior_fa", "prior_ia"]] = [10, 30]
+    forward = animal_verdicts(areas, ("fa", "ia")).iloc[0]
+    backward = animal_verdicts(areas.iloc[::-1].reset_index(drop=True), ("fa", "ia")).iloc[0]
+    assert forward["p_fa"] == pytest.approx(backward["p_fa"])
+    # likelihood ratios 0.6/0.75 x 0.3/0.25 against 0.4/0.25 x 0.7/0.75, times the mean prior (1/2, 1/2)
+    assert forward["p_fa"] == pytest.approx(0.96 / (0.96 + 1.4933333), rel=1e-4)
+
+
+def test_unit_responses_of_some_rules_only_fall_back_to_settings_with_a_warning(toy, tmp_path):
+    data = read_dataset(toy["simulated"][0])
+    fa_ia = data.runs.loc[data.runs["learning_rule"].isin(["fa", "ia"]), "run_id"].astype(str)
+    units = data.units[data.units["run_id"].astype(str).isin(fa_ia)]
+    partial = write_dataset(tmp_path / "partial-units", data.runs, data.observables, units=units)
+    limits = RecordingLimits(source="rec", runs=("r",), areas=("V1",), session_times=(0.0, 3.0, 9.0, 14.0, 20.0),
+                             n_units=24, statistics=ACT_STATISTICS)
+    with pytest.warns(MatchWarning, match=r"unit responses of 24 units or more cover 2 of the 4 rules' runs"):
+        matched = match_simulated(load(partial), limits, noise=0.0)
+    assert matched.account["units_from"].startswith("nearest measurement setting")
+    assert set(matched.trajectories.examples["learning_rule"]) == {"sgdm", "adam", "fa", "ia"}

@@ -661,6 +661,10 @@ def units_noise_command(
                              select_at=select_at.value, reporter=bars)
     _describe_grid(result)
     if select_at is SelectAt.reference:
+        for measure, count in result.settings["examples_non_finite_in_some_setting"].items():
+            if count:
+                typer.echo(f"{measure}: left out {count} example(s) non-finite in some setting, so that every "
+                           f"setting decodes the same examples")
         reference = result.tables["settings"].query("reference").groupby("measure")["measurement"].first()
         print("hyperparameters chosen per measure and split at the reference setting ("
               + ", ".join(f"{m}: {label}" for m, label in reference.items()) + "), refit at every other setting")
@@ -686,6 +690,10 @@ def plan(
     surface: Annotated[Surface, typer.Option(
         "--surface", help="Tradeoff surface: accuracy over sessions x units (settings with your noise), sessions x "
         "noise (settings with your units), or none.")] = Surface.units,
+    source: Annotated[UnitSource, typer.Option(
+        "--from", help="settings: the data's measurement setting nearest to --units and --noise; units: measure "
+        "again from unit responses (units.parquet) at exactly --units and --noise (layers with fewer units left "
+        "out).")] = UnitSource.settings,
     unit_tolerance: Annotated[float, typer.Option(
         "--unit-tolerance", min=1.0, help="A setting is close when its units are within this factor of --units.")
     ] = 2.0,
@@ -708,8 +716,8 @@ def plan(
     """Expected accuracy of a planned experiment, and the tradeoff surface around it.
 
     Estimated on simulated DATA reduced to the plan: SESSIONS samples SPACING checkpoints apart,
-    the data's measurement setting nearest to UNITS units with NOISE, run-grouped splits (a new
-    animal is a new run).
+    the data's measurement setting nearest to UNITS units with NOISE (or, with --from units, that
+    setting measured again from the unit responses), run-grouped splits (a new animal is a new run).
     """
     from lrdecode.analyses import plan_experiment
 
@@ -720,9 +728,13 @@ def plan(
                                  measure=measure.value, statistics=statistic, classifier=classifier, n_splits=splits,
                                  test_fraction=test_fraction, start_per=start_per.value,
                                  unit_tolerance=unit_tolerance, noise_tolerance=noise_tolerance,
-                                 surface=surface.value, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                 reporter=bars)
+                                 surface=surface.value, source=source.value, seed=seed, exhaustive=exhaustive,
+                                 n_jobs=n_jobs, reporter=bars)
     _describe_features(result)
+    left_out = result.settings["left_out_layers"]
+    if left_out:
+        typer.echo(f"left out layers with fewer than {units:g} recorded units: "
+                   + ", ".join(f"{row['layer']} ({row['units']} units, {row['runs']} runs)" for row in left_out))
     row = result.summary.iloc[0]
     typer.echo(f"measurement setting used: {row['measurement']} ({row['units_measured']:g} units measured, noise "
                f"{row['noise_std']:g}) for the requested {units:g} units, noise {noise:g}")
@@ -759,8 +771,8 @@ def fit(
         "number and relative spacing of sessions, unit count, noise, act statistics only), calibrate the "
         "probabilities and store the accuracy to expect. See 'Real recordings' in the README.")] = None,
     match_area: Annotated[str | None, typer.Option(
-        "--match-area", help="With --match: match this area only (areas with other unit counts need their own "
-        "model).")] = None,
+        "--match-area", help="With --match: match this area only (by default, one model per group of areas that "
+        "share unit count and sessions, in one file).")] = None,
     noise: Annotated[float | None, typer.Option(
         "--noise", min=0.0, help="With --match: measurement noise s.d. per response (default: estimated from "
         "repeated stimuli in the recording, else 0 with a warning).")] = None,
@@ -1080,13 +1092,14 @@ def _animals(items: list[str]) -> dict[str, str]:
     animals: dict[str, str] = {}
     for item in items:
         name, sep, runs = item.partition("=")
-        if not sep or not name.strip() or not runs.strip():
+        named = list(dict.fromkeys(r.strip() for r in runs.split(",") if r.strip()))
+        if not sep or not name.strip() or not named:
             raise DecodeError(f"cannot read --animal {item!r}",
                               "write ANIMAL=RUN1,RUN2 (the run ids of its recordings)")
-        for run in runs.split(","):
-            if run.strip() in animals:
-                raise DecodeError(f"run {run.strip()} is given to two animals (--animal)", "name each run once")
-            animals[run.strip()] = name.strip()
+        for run in named:
+            if run in animals:
+                raise DecodeError(f"run {run} is given to two animals (--animal)", "name each run once")
+            animals[run] = name.strip()
     return animals
 
 
@@ -1102,6 +1115,10 @@ def _predict_matched(models: list[Any], loaded: LoadedData, out: Path | None, an
     if unknown:
         raise DecodeError(f"--animal names run(s) not in the data: {', '.join(unknown)}",
                           f"use run ids of the data: {', '.join(runs)}")
+    clash = sorted(a for a in set(animals.values()) if a in runs and a not in animals)
+    if clash:
+        raise DecodeError(f"animal name {clash[0]} is also the run id of a recording not given to it (--animal)",
+                          f"name the animal otherwise, or give it that run too ({clash[0]}={clash[0]},...)")
     areas, verdicts = predict_matched(models, loaded, animals=animals)
     probabilities = [c for c in areas.columns if c.startswith("p_")]
     shown = areas[["animal", "area", "n_units", "sessions", "predicted", *probabilities, "novelty_score"]].copy()

@@ -308,7 +308,8 @@ def _left_out(keys: pd.DataFrame, keep: np.ndarray, units_of: dict[tuple[str, st
     counts = [units_of.get(key, 0) for key in zip(rows["run_id"], rows["layer"], strict=True)]
     table = pd.DataFrame({"layer": rows["layer"].to_numpy(), "run_id": rows["run_id"].to_numpy(), "units": counts})
     return [{"layer": layer, "runs": int(group["run_id"].nunique()), "units": int(group["units"].max()),
-             "reason": f"fewer units than the recording's {n_units}"}
+             "reason": f"fewer units than the recording's {n_units}" if group["units"].max() > 0
+             else "no unit responses"}
             for layer, group in table.groupby("layer", sort=False)]
 
 
@@ -338,7 +339,13 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     keys = traj.examples[["run_id", "layer"]].astype(str).reset_index(drop=True)
     recorded = np.array([units_of.get(key, 0) >= limits.n_units
                          for key in zip(keys["run_id"], keys["layer"], strict=True)])
-    use_units = _rules_left(traj.examples.reset_index(drop=True), recorded) >= 2
+    rules = int(traj.examples["learning_rule"].astype(str).nunique())
+    kept_rules = _rules_left(traj.examples.reset_index(drop=True), recorded)
+    use_units = kept_rules == rules
+    if units_of and kept_rules < rules:
+        warnings.warn(f"unit responses of {limits.n_units} units or more cover {kept_rules} of the {rules} rules' "
+                      f"runs; matching on the measurement settings instead (record units for every run: lrsim "
+                      f"--record-units {limits.n_units})", MatchWarning, stacklevel=2)
     candidates = list(limits.statistics) if use_units else present
     if not candidates:
         raise DecodeError("the simulated data has none of the recording's act statistics "
@@ -364,7 +371,7 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
         examples = traj.examples.reset_index(drop=True)
         total = _numbers(examples, "n_units_total_act")
         large = ~(total < limits.n_units)  # unknown totals stay in
-        if _rules_left(examples, large) >= 2 and not large.all():
+        if _rules_left(examples, large) == rules and not large.all():
             totals = {(run, layer): int(t) for run, layer, t in zip(keys["run_id"], keys["layer"], total, strict=True)
                       if np.isfinite(t)}
             account["left_out_layers"] = _left_out(keys, large, totals, limits.n_units)
@@ -626,7 +633,8 @@ def animal_verdicts(areas: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame
         p = np.clip(used[[f"p_{c}" for c in classes]].to_numpy(dtype=float), PROBABILITY_FLOOR, 1.0)
         prior = used[[f"prior_{c}" for c in classes]].to_numpy(dtype=float)
         prior = prior / prior.sum(axis=1, keepdims=True)
-        log_posterior = np.log(prior[0]) + (np.log(p) - np.log(prior)).sum(axis=0)
+        shared = prior.mean(axis=0)  # one prior for the animal, whatever order its areas come in
+        log_posterior = np.log(shared) + (np.log(p) - np.log(prior)).sum(axis=0)
         posterior = np.exp(log_posterior - log_posterior.max())
         posterior /= posterior.sum()
         truth = group["learning_rule"].dropna()

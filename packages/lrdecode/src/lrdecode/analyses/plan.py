@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+import shared_schema as ss
 from lrdecode.analyses.common import concat, describe
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
@@ -26,6 +27,8 @@ from lrdecode.features import build_features, without_dropped_examples
 from lrdecode.limits import (
     check_sampling,
     evaluate_redrawn,
+    load_units,
+    measure_units,
     nearest_setting,
     select_setting,
     settings_table,
@@ -60,14 +63,26 @@ def plan_experiment(
     unit_tolerance: float = 2.0,
     noise_tolerance: float = 0.5,
     surface: str = "units",
+    source: str = "settings",
     seed: int = 0,
     exhaustive: bool = False,
     n_jobs: int = 1,
     reporter: Reporter = SILENT,
 ) -> Result:
-    """Expected accuracy of the planned experiment (table ``summary``) and the tradeoff ``surface``."""
+    """Expected accuracy of the planned experiment (table ``summary``) and the tradeoff ``surface``.
+
+    source="settings": the data's measurement setting nearest to (n_units, noise_std).
+    source="units": the plan's own setting, measured again from the unit responses
+    (units.parquet), with the surface's neighbours (`measured_for_plan`).
+    """
     if surface not in SURFACES:
         raise DecodeError(f"unknown surface {surface!r} (--surface)", f"use one of {', '.join(SURFACES)}")
+    left_out: list[dict[str, object]] = []
+    if source == "units":
+        data, left_out = measured_for_plan(data, n_units=n_units, noise_std=noise_std, surface=surface,
+                                           reporter=reporter)
+    elif source != "settings":
+        raise DecodeError(f"unknown source {source!r} (--from)", "use settings or units")
     n_checkpoints = data.trajectories.values.shape[1]
     try:
         check_sampling(n_checkpoints, sessions, spacing)
@@ -121,8 +136,48 @@ def plan_experiment(
                   "unit_tolerance": unit_tolerance, "noise_tolerance": noise_tolerance, "measure": measure,
                   "statistics": list(statistics or []), "classifier": classifier, "split": "grouped",
                   "n_splits": n_splits, "test_fraction": test_fraction, "start_per": start_per, "surface": surface,
-                  "seed": seed, "exhaustive": exhaustive},
+                  "source": source, "left_out_layers": left_out, "seed": seed, "exhaustive": exhaustive},
         data=describe(whole, {measure: build_features(whole.trajectories, measure=measure, statistics=statistics)}),
         tables={"summary": summary, "surface": concat(cells), "settings": grid,
                 "splits": planned.split_table()},
     )
+
+
+def measured_for_plan(data: LoadedData, *, n_units: float, noise_std: float, surface: str,
+                      reporter: Reporter = SILENT) -> tuple[LoadedData, list[dict[str, object]]]:
+    """The data measured again from its unit responses at the plan's units and noise, and its neighbours.
+
+    Layers with fewer recorded units than the plan cannot be recorded like it and are left out
+    (returned, per layer name). Neighbours: a quarter, half, twice and four times the units
+    (surface "units", up to the fewest recorded), or no noise, half and twice the noise
+    (surface "noise").
+    """
+    count = round(n_units)
+    if count < 1:
+        raise DecodeError(f"--units {n_units} is below 1", "plan for at least one recorded unit")
+    units = load_units(data)
+    act = units[units["measure"].astype(str) == "act"]
+    recorded = act.groupby(["run_id", "layer"], observed=True)["unit"].nunique()
+    recorded.index = recorded.index.map(lambda key: (str(key[0]), str(key[1])))
+    examples = data.trajectories.examples
+    keys = list(zip(examples["run_id"].astype(str), examples["layer"].astype(str), strict=True))
+    enough = np.array([recorded.get(key, 0) >= count for key in keys])
+    if not enough.any():
+        most = int(recorded.max()) if len(recorded) else 0
+        raise DecodeError(f"no layer has {count} recorded units (the most: {most})",
+                          "plan for fewer units, or simulate with more (lrsim --record-units)")
+    short = examples[~enough].assign(units=[recorded.get(key, 0) for key, ok in zip(keys, enough, strict=True)
+                                            if not ok])
+    left_out = [{"layer": str(layer), "runs": int(group["run_id"].nunique()), "units": int(group["units"].max())}
+                for layer, group in short.groupby(short["layer"].astype(str), sort=False)]
+    kept = LoadedData(trajectories=data.trajectories.select(examples=enough), sources=data.sources,
+                      excluded=data.excluded)
+    fewest = int(min(recorded.get(key, 0) for key, ok in zip(keys, enough, strict=True) if ok))
+    counts, noises = [count], [noise_std]
+    if surface == "units":
+        counts += [c for c in (count // 4, count // 2, count * 2, count * 4) if 1 <= c <= fewest]
+    elif surface == "noise":
+        noises += [0.0, noise_std / 2, noise_std * 2] if noise_std > 0 else [0.5, 1.0]
+    settings = [ss.MeasurementSetting(units=c, noise_std=float(n)) for c in sorted(set(counts))
+                for n in sorted(set(noises))]
+    return measure_units(kept, units, settings, reporter=reporter), left_out

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 import shared_schema as ss
@@ -31,7 +32,14 @@ from lrdecode.analyses.common import check_split_kinds, concat, describe, featur
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
 from lrdecode.features import FeatureSet
-from lrdecode.limits import load_units, measure_units, restrict_rules, select_setting, settings_table
+from lrdecode.limits import (
+    load_units,
+    measure_units,
+    restrict_rules,
+    select_setting,
+    settings_table,
+    with_trajectories,
+)
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.protocol import evaluate
 from lrdecode.results import Result
@@ -106,15 +114,19 @@ def units_noise(
     measures = list(dict.fromkeys(measures or measures_present(data.trajectories)))
     grid_rows = []
     feature_sets, runs = {}, []
+    left_out: dict[str, int] = {}
     for measure in measures:
         grid = settings_table(data.trajectories, measure)
         reference = reference_setting(grid)
+        measured = data
+        if select_at == "reference":
+            measured, left_out[measure] = _common_examples(data, grid, measure, statistics)
         grid_rows.append(grid.assign(measure=measure, reference=grid["measurement"] == reference))
         by_label = grid.set_index("measurement")
         chosen: dict[str, list[dict]] = {}
         for label in [reference, *(m for m in by_label.index if m != reference)]:
             setting = by_label.loc[label]
-            features = features_for(select_setting(data, label), measure, statistics)
+            features = features_for(select_setting(measured, label), measure, statistics)
             feature_sets[f"{measure} @ {label}"] = features
             if label == reference:
                 reference_examples = _example_keys(features)
@@ -140,7 +152,8 @@ def units_noise(
                   "noise": list(noise) if source == "units" else None, "measurement_seed": measurement_seed,
                   "rules": list(rules or []), "measures": measures, "statistics": list(statistics or []),
                   "classifier": classifier, "splits": splits, "n_splits": n_splits, "test_fraction": test_fraction,
-                  "seed": seed, "exhaustive": exhaustive, "select_at": select_at},
+                  "seed": seed, "exhaustive": exhaustive, "select_at": select_at,
+                  "examples_non_finite_in_some_setting": left_out},
         data=describe(data, feature_sets),
         tables={"summary": concat([r.summary_table() for r in runs]),
                 "splits": concat([r.split_table() for r in runs]),
@@ -156,6 +169,25 @@ def reference_setting(grid: pd.DataFrame) -> str:
     best = grid.assign(units_order=grid["units_measured"].fillna(-1.0)).sort_values(
         ["units_order", "noise_std"], ascending=[False, True], kind="stable")
     return str(best["measurement"].iloc[0])
+
+
+def _common_examples(data: LoadedData, grid: pd.DataFrame, measure: str,
+                     statistics: Sequence[str] | None) -> tuple[LoadedData, int]:
+    """The data less the (run, layer) examples any setting drops for non-finite values.
+
+    Hyperparameters chosen at the reference setting are refit at the others on the same
+    split's examples, so every setting must hold the same examples.
+    """
+    dropped: set[tuple[str, str]] = set()
+    for label in grid["measurement"]:
+        rows = features_for(select_setting(data, label), measure, statistics).dropped_examples
+        dropped |= set(zip(rows["run_id"].astype(str), rows["layer"].astype(str), strict=True))
+    if not dropped:
+        return data, 0
+    examples = data.trajectories.examples
+    keys = zip(examples["run_id"].astype(str), examples["layer"].astype(str), strict=True)
+    keep = np.array([key not in dropped for key in keys])
+    return with_trajectories(data, data.trajectories.select(examples=keep)), len(dropped)
 
 
 def _example_keys(features: FeatureSet) -> pd.DataFrame:
