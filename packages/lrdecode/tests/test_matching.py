@@ -28,7 +28,7 @@ from lrdecode.matching import (
 )
 from lrdecode.model_files import load_model
 from lrdecode.recordings.examples import example_responses, toy_responses, write_example, write_toy_example
-from shared_schema import MeasurementSetting, read_dataset, write_dataset
+from shared_schema import MeasurementSetting, read_dataset, read_datasets, write_dataset
 from shared_schema.statistics import act_statistics
 from shared_schema.synthetic import synthetic_dataset
 
@@ -496,3 +496,15 @@ def test_unit_responses_of_some_rules_only_fall_back_to_settings_with_a_warning(
         matched = match_simulated(load(partial), limits, noise=0.0)
     assert matched.account["units_from"].startswith("nearest measurement setting")
     assert set(matched.trajectories.examples["learning_rule"]) == {"sgdm", "adam", "fa", "ia"}
+
+
+def test_one_area_with_other_unit_counts_in_two_recordings_is_refused_with_a_fix_that_applies(tmp_path: Path):
+    from lrdecode.matching import area_groups
+
+    for name, units in (("a", 6), ("b", 4)):
+        np.savez(tmp_path / f"{name}.npz", responses=example_responses(3, 4, units), session_times=[0.0, 1.0, 2.0],
+                 unit_areas=np.full(units, "V1"))
+        assert invoke("ingest", tmp_path / f"{name}.npz", "--out", tmp_path / name, "-p", "deep").exit_code == 0
+    both = read_datasets([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(DecodeError, match=r"area V1 has other unit counts or sessions in runs a, b.*its own dataset"):
+        area_groups(both)

@@ -96,7 +96,9 @@ def scorer(features: FeatureSet) -> NoveltyScorer:
 
 def test_held_out_simulated_runs_are_flagged_at_about_the_flag_rate(scorer, features, limits, tmp_path: Path):
     assert len(scorer.held_out_scores_) == len(features) and scorer.n_splits_ == 5
-    assert scorer.held_out_flagged_ <= scorer.flag_rate
+    # the threshold sits at the flag rate of held-out scores: not above it, and not loose (ties aside)
+    assert scorer.flag_rate - 2 / len(features) <= scorer.held_out_flagged_ <= scorer.flag_rate
+    assert scorer.threshold_ in scorer.held_out_scores_
     # in-sample scores are optimistic: the threshold comes from held-out runs, above what the training set scores
     assert np.quantile(scorer.novelty_score(features.X), 1 - scorer.flag_rate) < scorer.threshold_
     # networks no training run came from: simulations with other seeds, matched to the same recording. The
@@ -105,7 +107,7 @@ def test_held_out_simulated_runs_are_flagged_at_about_the_flag_rate(scorer, feat
     rates = []
     for i, training in enumerate(sets):
         fitted = scorer if i == 0 else fitted_scorer(training)
-        assert fitted.held_out_flagged_ <= fitted.flag_rate
+        assert fitted.flag_rate - 2 / len(training) <= fitted.held_out_flagged_ <= fitted.flag_rate
         rates += [np.mean(~fitted.predict(new.X)) for j, new in enumerate(sets) if j != i]
     assert np.mean(rates) <= 1.5 * scorer.flag_rate
 

@@ -169,9 +169,14 @@ def area_groups(dataset: ss.Dataset, *, source: str = "recording") -> list[Recor
         raise DecodeError(f"{source} holds no example to match", "ingest a recording with `lrdecode ingest`")
     keys: dict[tuple, list[str]] = {}
     for area, rows in limits.groupby("area", sort=False):
-        first = rows.iloc[0]
-        key = (first["n_units"], len(first["times"]), tuple(np.round(relative_positions(first["times"]), 2)))
-        keys.setdefault(key, []).append(str(area))
+        area_keys = {(row["n_units"], len(row["times"]), tuple(np.round(relative_positions(row["times"]), 2)))
+                     for _, row in rows.iterrows()}
+        if len(area_keys) > 1:
+            raise DecodeError(f"{source}: area {area} has other unit counts or sessions in runs "
+                              f"{', '.join(sorted(set(rows['run_id'])))}",
+                              "match one recording at a time: ingest each into its own dataset and give that one "
+                              "to --match")
+        keys.setdefault(area_keys.pop(), []).append(str(area))
     return [recording_limits(dataset, areas=group, source=source) for group in keys.values()]
 
 
