@@ -102,3 +102,14 @@ def test_every_figure_of_the_report_loads_in_headless_chromium(results_dir: Path
     assert match, "the page did not finish loading in Chromium"
     total, loaded = map(int, match.groups())
     assert total == 3 and loaded == total
+
+
+def test_the_data_note_counts_dropped_statistics_and_dropped_examples():
+    from lrdecode.report import _data_note
+    from lrdecode.results import Result
+
+    result = Result(analysis="evaluate", settings={}, data={"runs": 4, "features": {"all": {
+        "dropped_statistics": [{"statistic": "act.raw.skew"}],
+        "dropped_examples": [{"run_id": "r1", "layer": "conv1"}, {"run_id": "r2", "layer": "conv1"}]}}})
+    note = _data_note(result)
+    assert "all: 1 statistic(s) dropped as non-finite" in note and "all: 2 example(s) dropped as non-finite" in note

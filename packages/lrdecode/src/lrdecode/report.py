@@ -122,6 +122,8 @@ def _data_note(result: Result) -> str:
     for name, features in (data.get("features") or {}).items():
         if isinstance(features, dict) and features.get("dropped_statistics"):
             parts.append(f"{name}: {len(features['dropped_statistics'])} statistic(s) dropped as non-finite")
+        if isinstance(features, dict) and features.get("dropped_examples"):
+            parts.append(f"{name}: {len(features['dropped_examples'])} example(s) dropped as non-finite")
     return html.escape("; ".join(parts))
 
 
