@@ -261,6 +261,26 @@ def load_units(data: LoadedData) -> pd.DataFrame:
     return units
 
 
+def units_per_layer(units: pd.DataFrame | None, measure: str = "act") -> dict[tuple[str, str], int]:
+    """Units recorded per (run, layer) in unit responses (units.parquet rows of one measure)."""
+    if units is None or units.empty:
+        return {}
+    rows = units[units["measure"].astype(str) == measure]
+    counts = rows.groupby(["run_id", "layer"], observed=True)["unit"].nunique()
+    return {(str(run), str(layer)): int(n) for (run, layer), n in counts.items()}
+
+
+def layers_left_out(examples: pd.DataFrame, keep: np.ndarray, units_of: dict[tuple[str, str], int]
+                    ) -> list[dict[str, Any]]:
+    """Per layer name with examples not kept: how many runs, and the most units one of them has."""
+    rows = examples[~np.asarray(keep)]
+    keys = zip(rows["run_id"].astype(str), rows["layer"].astype(str), strict=True)
+    table = pd.DataFrame({"layer": rows["layer"].astype(str).to_numpy(), "run_id": rows["run_id"].to_numpy(),
+                          "units": [units_of.get(key, 0) for key in keys]})
+    return [{"layer": layer, "runs": int(group["run_id"].nunique()), "units": int(group["units"].max())}
+            for layer, group in table.groupby("layer", sort=False)]
+
+
 def parse_units(items: Sequence[str]) -> list[int | float | None]:
     """``["10", "0.5", "all"]`` -> counts, fractions and None (every unit), as MeasurementSetting reads them."""
     parsed: list[int | float | None] = []

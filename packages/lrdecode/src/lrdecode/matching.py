@@ -51,7 +51,7 @@ from lrdecode.data import LoadedData
 from lrdecode.decoder import DecoderModel, fit_decoder
 from lrdecode.errors import DecodeError
 from lrdecode.features import build_features, choose_observables
-from lrdecode.limits import UNIT_TOLERANCE, setting_distances
+from lrdecode.limits import UNIT_TOLERANCE, layers_left_out, setting_distances, units_per_layer
 from lrdecode.model_selection import limited_threads
 from lrdecode.novelty import NoveltyScorer
 from lrdecode.progress import SILENT, Reporter
@@ -298,24 +298,11 @@ def _from_units(units: pd.DataFrame, examples: pd.DataFrame, indices: np.ndarray
     return np.array(values), pd.DataFrame(rows)
 
 
-def _layer_units(units: pd.DataFrame | None) -> dict[tuple[str, str], int]:
-    """Units recorded per (run, layer) in the simulated unit responses."""
-    if units is None or units.empty:
-        return {}
-    counts = units.groupby(["run_id", "layer"], observed=True)["unit"].nunique()
-    return {(str(run), str(layer)): int(n) for (run, layer), n in counts.items()}
-
-
-def _left_out(keys: pd.DataFrame, keep: np.ndarray, units_of: dict[tuple[str, str], int] | pd.Series,
+def _left_out(keys: pd.DataFrame, keep: np.ndarray, units_of: dict[tuple[str, str], int],
               n_units: int) -> list[dict[str, Any]]:
-    """Per simulated layer name left out of matching: how many runs, and the most units it had."""
-    rows = keys[~keep]
-    counts = [units_of.get(key, 0) for key in zip(rows["run_id"], rows["layer"], strict=True)]
-    table = pd.DataFrame({"layer": rows["layer"].to_numpy(), "run_id": rows["run_id"].to_numpy(), "units": counts})
-    return [{"layer": layer, "runs": int(group["run_id"].nunique()), "units": int(group["units"].max()),
-             "reason": f"fewer units than the recording's {n_units}" if group["units"].max() > 0
-             else "no unit responses"}
-            for layer, group in table.groupby("layer", sort=False)]
+    """`layers_left_out`, each with why: too few units, or none recorded."""
+    return [{**row, "reason": f"fewer units than the recording's {n_units}" if row["units"] > 0
+             else "no unit responses"} for row in layers_left_out(keys, keep, units_of)]
 
 
 def _rules_left(examples: pd.DataFrame, keep: np.ndarray) -> int:
@@ -340,7 +327,7 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     traj = traj.select(examples=labelled)
     present = [o for o in limits.statistics if o in traj.observables]
     units = _read_units(data.sources, set(traj.examples["run_id"].astype(str)))
-    units_of = _layer_units(units)
+    units_of = units_per_layer(units)
     keys = traj.examples[["run_id", "layer"]].astype(str).reset_index(drop=True)
     recorded = np.array([units_of.get(key, 0) >= limits.n_units
                          for key in zip(keys["run_id"], keys["layer"], strict=True)])
@@ -448,11 +435,15 @@ def _number(value: float) -> float | None:
 
 
 def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "rf", area: str | None = None,
-                areas: Sequence[str] | None = None, noise: float | None = None, span: tuple[float, float] = (0.0, 1.0),
+                areas: Sequence[str] | None = None, limits: RecordingLimits | None = None,
+                noise: float | None = None, span: tuple[float, float] = (0.0, 1.0),
                 statistics: Sequence[str] | None = None, draws: int = 1, calibration: str = "sigmoid",
                 n_splits: int = 10, exhaustive: bool = False, seed: int = 0, n_jobs: int = 1,
                 reporter: Reporter = SILENT) -> DecoderModel:
-    """A decoder trained on simulated data reduced to a recording's limits, calibrated, with its expected accuracy."""
+    """A decoder trained on simulated data reduced to a recording's limits, calibrated, with its expected accuracy.
+
+    ``limits``: the recording's limits when already read (e.g. by `area_groups`), else read here.
+    """
     if calibration not in CALIBRATION_METHODS:
         raise DecodeError(f"unknown calibration {calibration!r}", f"use one of {', '.join(CALIBRATION_METHODS)}")
     if noise is not None and not (math.isfinite(noise) and noise >= 0):
@@ -461,7 +452,8 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
     if not path.exists():
         raise DecodeError(f"recording dataset {path} does not exist",
                           "ingest it first: lrdecode ingest FILES --out DIR")
-    limits = recording_limits(ss.read_dataset(path), area=area, areas=areas, source=str(path))
+    if limits is None:
+        limits = recording_limits(ss.read_dataset(path), area=area, areas=areas, source=str(path))
     if noise is not None:
         sigma, noise_source = noise, "given with --noise"
         if limits.noise_std is not None:
@@ -514,7 +506,7 @@ def fit_matched_areas(data: LoadedData, recording: str | Path, *, area: str | No
     if area is not None or not path.exists():
         return [fit_matched(data, path, area=area, reporter=reporter, **options)]
     groups = area_groups(ss.read_dataset(path), source=str(path))
-    return [fit_matched(data, path, areas=group.areas, reporter=reporter, **options) for group in groups]
+    return [fit_matched(data, path, limits=group, reporter=reporter, **options) for group in groups]
 
 
 def is_matched(model: DecoderModel) -> bool:

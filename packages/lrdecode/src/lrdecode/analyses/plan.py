@@ -27,6 +27,7 @@ from lrdecode.features import build_features, without_dropped_examples
 from lrdecode.limits import (
     check_sampling,
     evaluate_redrawn,
+    layers_left_out,
     load_units,
     measure_units,
     nearest_setting,
@@ -34,6 +35,7 @@ from lrdecode.limits import (
     settings_table,
     span,
     subsample,
+    units_per_layer,
 )
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.results import Result
@@ -156,20 +158,15 @@ def measured_for_plan(data: LoadedData, *, n_units: float, noise_std: float, sur
     if count < 1:
         raise DecodeError(f"--units {n_units} is below 1", "plan for at least one recorded unit")
     units = load_units(data)
-    act = units[units["measure"].astype(str) == "act"]
-    recorded = act.groupby(["run_id", "layer"], observed=True)["unit"].nunique()
-    recorded.index = recorded.index.map(lambda key: (str(key[0]), str(key[1])))
+    recorded = units_per_layer(units)
     examples = data.trajectories.examples
     keys = list(zip(examples["run_id"].astype(str), examples["layer"].astype(str), strict=True))
     enough = np.array([recorded.get(key, 0) >= count for key in keys])
     if not enough.any():
-        most = int(recorded.max()) if len(recorded) else 0
+        most = max(recorded.values(), default=0)
         raise DecodeError(f"no layer has {count} recorded units (the most: {most})",
                           "plan for fewer units, or simulate with more (lrsim --record-units)")
-    short = examples[~enough].assign(units=[recorded.get(key, 0) for key, ok in zip(keys, enough, strict=True)
-                                            if not ok])
-    left_out = [{"layer": str(layer), "runs": int(group["run_id"].nunique()), "units": int(group["units"].max())}
-                for layer, group in short.groupby(short["layer"].astype(str), sort=False)]
+    left_out = layers_left_out(examples, enough, recorded)
     kept = LoadedData(trajectories=data.trajectories.select(examples=enough), sources=data.sources,
                       excluded=data.excluded)
     fewest = int(min(recorded.get(key, 0) for key, ok in zip(keys, enough, strict=True) if ok))
