@@ -508,3 +508,20 @@ def test_one_area_with_other_unit_counts_in_two_recordings_is_refused_with_a_fix
     both = read_datasets([tmp_path / "a", tmp_path / "b"])
     with pytest.raises(DecodeError, match=r"area V1 has other unit counts or sessions in runs a, b.*its own dataset"):
         area_groups(both)
+
+
+@pytest.mark.parametrize(("animal", "message"), [
+    ("m1=", "cannot read --animal 'm1='"),
+    ("m1=nowhere", "--animal names run(s) not in the data: nowhere"),
+    ("recording=other", "--animal names run(s) not in the data: other"),
+])
+def test_predict_refuses_animal_groupings_it_cannot_apply(matched_model, toy_recording, animal, message):
+    result = invoke("predict", matched_model, toy_recording, "--animal", animal)
+    assert result.exit_code == 1 and result.output.startswith("error: ") and message in result.output
+
+
+def test_an_animal_named_like_a_run_it_does_not_hold_is_refused(matched_model, toy_recording, tmp_path: Path):
+    other = _recording(tmp_path, "other", RATES[[0, 3, 9, 14, 20]][:, :, :24])
+    result = invoke("predict", matched_model, toy_recording, other, "--animal", "recording=other")
+    assert result.exit_code == 1
+    assert "animal name recording is also the run id of a recording not given to it" in result.output
