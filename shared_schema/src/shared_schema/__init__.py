@@ -28,8 +28,7 @@ from shared_schema.names import (
 from shared_schema.pivot import Trajectories, pivot, unpivot
 from shared_schema.tables import FORMAT_NAME, FORMAT_VERSION
 from shared_schema.validate import ValidationReport, validate_dataset
-
-__version__ = "1.1.0"
+from shared_schema.version import __version__ as __version__
 
 __all__ = [
     "FORMAT_NAME",

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from shared_schema import __version__
 from shared_schema.dataset import DatasetWarning, read_dataset
 from shared_schema.errors import FormatError
 from shared_schema.names import OBSERVABLES
 from shared_schema.tables import FORMAT_VERSION
 from shared_schema.validate import validate_dataset
+from shared_schema.version import __version__
 
 app = typer.Typer(
     help="Validate, describe and convert lr-observables datasets (learning-rule observable "

@@ -19,6 +19,7 @@ from pandas.api.types import union_categoricals
 
 from shared_schema.errors import FormatError, Problem
 from shared_schema.manifest import MANIFEST_FILE, new_manifest
+from shared_schema.pivot import pivot
 from shared_schema.tables import LAYERS, OBSERVABLES, RUNS, UNITS, Table
 from shared_schema.validate import validate_dataset
 
@@ -69,8 +70,6 @@ class Dataset:
 
     def trajectories(self, observables: Sequence[str] | None = None, ragged: str = "error"):
         """The decoder's 3-D view: see `shared_schema.pivot.pivot`."""
-        from shared_schema.pivot import pivot
-
         return pivot(self, observables=observables, ragged=ragged)
 
     def write(self, path: str | Path, **kwargs: Any) -> Path:

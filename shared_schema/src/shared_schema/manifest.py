@@ -11,6 +11,7 @@ from typing import Any
 
 from shared_schema.errors import Problem
 from shared_schema.tables import FORMAT_NAME, FORMAT_VERSION
+from shared_schema.version import __version__
 
 MANIFEST_FILE = "manifest.json"
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -33,8 +34,6 @@ def new_manifest(
 ) -> dict[str, Any]:
     """A manifest for a dataset written now."""
     if producer is None:
-        from shared_schema import __version__
-
         producer = ("shared_schema", __version__)
     return {
         "format": FORMAT_NAME,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,17 @@ from shared_schema.names import LAYER_POSITIONS, MEASURES, OBSERVABLES, Observab
 from shared_schema.tables import OBSERVABLES as OBSERVABLES_TABLE
 from shared_schema.validate import as_float, category_codes, combine, compact, observable_codes
 
-if TYPE_CHECKING:
-    from shared_schema.dataset import Dataset
+
+class DatasetTables(Protocol):
+    """What `pivot` reads of a dataset: its run table and long observables table.
+
+    `shared_schema.dataset.Dataset` is one; this module does not import it, so that
+    `dataset` can import `pivot` without an import circle.
+    """
+
+    runs: pd.DataFrame
+    observables: pd.DataFrame
+
 
 EXAMPLE_COLUMNS = ("run_id", "layer", "layer_index", "layer_position", "measurement",
                    "noise_std", "measurement_seed")
@@ -70,7 +79,7 @@ class Trajectories:
         return unpivot(self)
 
 
-def pivot(dataset: Dataset, observables: Sequence[str] | None = None, ragged: str = "error") -> Trajectories:
+def pivot(dataset: DatasetTables, observables: Sequence[str] | None = None, ragged: str = "error") -> Trajectories:
     """Arrange a dataset's observables as (examples, checkpoints, observables).
 
     observables: canonical or original names to keep (default: every one present, in
