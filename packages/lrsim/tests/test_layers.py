@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lrsim.architectures.lrn import LocalResponseNormalization
 from lrsim.layers import (
     Backprop,
     FeedbackConv2D,
     FeedbackDense,
-    LocalResponseNormalization,
     feedback_conv2d,
     feedback_matmul,
 )

@@ -1,16 +1,10 @@
 """Credit-assignment layers: dense and convolution layers whose backward pass is the learning rule.
 
-A learning rule decides how the error crosses each dense or convolution layer. The core ops
-take the forward kernel W and the backward kernel B as explicit arguments inside a
-`tf.custom_gradient`: forward ``y = x @ W`` (or ``conv(x, W)``), backward ``dx = dy @ B``
-(or the transposed convolution of ``dy`` with B) and ``dW = x^T dy``. Backprop passes
-``B = W^T``; feedback alignment passes a fixed random B; information alignment and
-Kolen-Pollack pass a B that learns by its own layer-local rule (the rule files in
-`lrsim.rules` define those rules as `CreditAssignment` subclasses).
-
-Kernel shapes: a dense layer has W of shape (d_in, d_out) and B of shape (d_out, d_in); a
-convolution has W and B both of shape (kh, kw, c_in, c_out), and the error goes back through
-the transposed convolution with B.
+A learning rule decides how the error crosses each dense or convolution layer: the layers
+call the core ops of `lrsim.ops` with the forward kernel W and the backward kernel B that the
+layer's `CreditAssignment` (`lrsim.rules`) asks for. Backprop passes ``B = W^T``; feedback
+alignment passes a fixed random B; information alignment and Kolen-Pollack pass a B that
+learns by its own layer-local rule.
 
 A layer's `call` is its whole forward function (padding, linear op, bias, activation).
 Differentiating `layer.call(x)` with respect to `x` goes through the rule's backward pass
@@ -18,16 +12,22 @@ Differentiating `layer.call(x)` with respect to `x` goes through the rule's back
 ops did; `layer.forward(x)` computes the same values with TensorFlow's own gradients, whose
 derivative is the true Jacobian dy/dx whatever the rule. Layer-local losses are only added
 when the layer is called with ``training=True``.
+
+`Backprop`, `CreditAssignment` and the ops are re-exported here, where they used to live.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+import lrsim.rules  # noqa: F401  (registers every rule's credit assignment, for deserialization)
+from lrsim.ops import ConvOps, DenseOps, LinearOps, feedback_conv2d, feedback_matmul
+from lrsim.rules.base import Backprop, CreditAssignment
 
 __all__ = [
     "Backprop",
@@ -37,182 +37,10 @@ __all__ = [
     "FeedbackConv2D",
     "FeedbackDense",
     "LinearOps",
-    "LocalResponseNormalization",
     "feedback_conv2d",
     "feedback_matmul",
     "kernel_l2_coefficient",
 ]
-
-
-# --------------------------------------------------------------------------------------
-# Core ops
-
-
-def feedback_matmul(x: tf.Tensor, kernel: tf.Tensor, feedback: tf.Tensor, tied: bool = False) -> tf.Tensor:
-    """``x @ kernel`` whose input gradient goes back through ``feedback`` (d_out x d_in).
-
-    Backward: ``dx = dy @ feedback``, ``dkernel = x^T dy``; ``dfeedback = dkernel^T`` when
-    `tied` (Kolen-Pollack), otherwise no gradient reaches `feedback` through this op.
-    """
-
-    @tf.custom_gradient
-    def op(x, kernel, feedback):
-        def grad(dy):
-            dx = tf.matmul(dy, feedback)
-            dkernel = tf.matmul(x, dy, transpose_a=True)
-            return dx, dkernel, (tf.transpose(dkernel) if tied else None)
-
-        return tf.matmul(x, kernel), grad
-
-    return op(x, kernel, feedback)
-
-
-def feedback_conv2d(
-    x: tf.Tensor,
-    kernel: tf.Tensor,
-    feedback: tf.Tensor,
-    strides: Sequence[int],
-    padding: str,
-    tied: bool = False,
-) -> tf.Tensor:
-    """``conv2d(x, kernel)`` whose input gradient is the transposed convolution with `feedback`.
-
-    `strides` is (sh, sw); `padding` is "SAME" or "VALID". Backward: ``dx =
-    conv2d_transpose(dy, feedback)``, ``dkernel = conv2d_backprop_filter(x, dy)``;
-    ``dfeedback = dkernel`` when `tied` (Kolen-Pollack), otherwise none.
-    """
-    strides4 = [1, int(strides[0]), int(strides[1]), 1]
-
-    @tf.custom_gradient
-    def op(x, kernel, feedback):
-        def grad(dy):
-            dx = tf.nn.conv2d_transpose(dy, feedback, tf.shape(x), strides4, padding)
-            dkernel = tf.raw_ops.Conv2DBackpropFilter(
-                input=x, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides4, padding=padding
-            )
-            return dx, dkernel, (dkernel if tied else None)
-
-        return tf.nn.conv2d(x, kernel, strides4, padding), grad
-
-    return op(x, kernel, feedback)
-
-
-class LinearOps:
-    """The three linear maps of a layer that layer-local rules are written with.
-
-    With P(x, K) the layer's forward map, the maps satisfy the adjoint identity
-    ``<y, P(x, B)> = <B, feedback_gradient(x, y)>`` (for a dense layer P(x, B) means
-    ``x @ B^T``), so rules can write losses and their gradients with respect to B in
-    closed form, whatever the layer type.
-    """
-
-    def forward(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        """The forward projection P(x, W)."""
-        raise NotImplementedError
-
-    def backward(self, y: tf.Tensor, feedback: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
-        """Send `y` (output-shaped) back to input shape (that of `like`) through B."""
-        raise NotImplementedError
-
-    def feedback_gradient(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """Gradient of ``<y, P(x, B)>`` with respect to B (B's shape)."""
-        raise NotImplementedError
-
-
-class DenseOps(LinearOps):
-    """Linear maps of a dense layer: W is (d_in, d_out), B is (d_out, d_in)."""
-
-    def forward(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(x, kernel)
-
-    def backward(self, y: tf.Tensor, feedback: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(y, feedback)
-
-    def feedback_gradient(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(y, x, transpose_a=True)
-
-
-class ConvOps(LinearOps):
-    """Linear maps of a convolution: W and B are both (kh, kw, c_in, c_out)."""
-
-    def __init__(self, strides: Sequence[int], padding: str, kernel_shape: Sequence[int]) -> None:
-        self.strides4 = [1, int(strides[0]), int(strides[1]), 1]
-        self.padding = padding
-        self.kernel_shape = [int(d) for d in kernel_shape]
-
-    def forward(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        return tf.nn.conv2d(x, kernel, self.strides4, self.padding)
-
-    def backward(self, y: tf.Tensor, feedback: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
-        return tf.nn.conv2d_transpose(y, feedback, tf.shape(like), self.strides4, self.padding)
-
-    def feedback_gradient(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        return tf.raw_ops.Conv2DBackpropFilter(
-            input=x, filter_sizes=self.kernel_shape, out_backprop=y, strides=self.strides4, padding=self.padding
-        )
-
-
-# --------------------------------------------------------------------------------------
-# Credit assignment: how the error crosses a layer and how B learns
-
-
-class CreditAssignment:
-    """How the error crosses a dense/conv layer, and how its backward kernel B learns.
-
-    Subclasses set the class flags and, for learned B, `local_loss`. The default is
-    backprop: no B, the error crosses through W^T.
-    """
-
-    #: registry-style name of the credit assignment
-    name: ClassVar[str] = "backprop"
-    #: the layer owns a separate backward kernel B
-    uses_feedback: ClassVar[bool] = False
-    #: B is a trainable variable (its gradient comes only from the layer-local rule)
-    feedback_trainable: ClassVar[bool] = False
-    #: B receives dW^T through the core op (Kolen-Pollack's tied update)
-    tied: ClassVar[bool] = False
-
-    def local_loss(
-        self,
-        x: tf.Tensor,
-        kernel: tf.Tensor,
-        feedback: tf.Tensor,
-        projection: tf.Tensor,
-        ops: LinearOps,
-        kernel_l2: float,
-    ) -> tf.Tensor | None:
-        """Layer-local loss whose gradient with respect to B is B's update (None: no loss).
-
-        `x` is the input of the linear op, `projection` its output P(x, W) before bias and
-        activation, `kernel_l2` the layer's L2 weight-decay coefficient on W.
-        """
-        return None
-
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments (coefficients), for serialization."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> CreditAssignment:
-        return cls(**config)
-
-    def __eq__(self, other: object) -> bool:
-        same_type = isinstance(other, CreditAssignment) and type(other) is type(self)
-        return same_type and other.get_config() == self.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-@keras.saving.register_keras_serializable(package="lrsim")
-class Backprop(CreditAssignment):
-    """Backpropagation: the error crosses each layer through W^T."""
-
-    name = "backprop"
 
 
 def _resolve_credit(credit: CreditAssignment | dict[str, Any] | None) -> CreditAssignment:
@@ -221,8 +49,6 @@ def _resolve_credit(credit: CreditAssignment | dict[str, Any] | None) -> CreditA
     if isinstance(credit, CreditAssignment):
         return credit
     if isinstance(credit, dict):
-        import lrsim.rules  # noqa: F401  (registers the credit assignments of every rule)
-
         obj = keras.saving.deserialize_keras_object(credit)
         if isinstance(obj, CreditAssignment):
             return obj
@@ -527,34 +353,3 @@ def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
 def _fixed_pad(kernel: int) -> tuple[int, int]:
     total = kernel - 1
     return total // 2, total - total // 2
-
-
-@keras.saving.register_keras_serializable(package="lrsim")
-class LocalResponseNormalization(keras.layers.Layer):
-    """Local response normalization across channels (tf.nn.local_response_normalization)."""
-
-    def __init__(
-        self, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1e-4, beta: float = 0.75, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.depth_radius = int(depth_radius)
-        self.bias = float(bias)
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        return tf.nn.local_response_normalization(
-            inputs, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta
-        )
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return tuple(input_shape)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "depth_radius": self.depth_radius,
-            "bias": self.bias,
-            "alpha": self.alpha,
-            "beta": self.beta,
-        }

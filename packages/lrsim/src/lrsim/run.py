@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import lrsim
-from lrsim.collector import custom_gradients_released
+from lrsim.gradient_registry import custom_gradients_released
 from lrsim.observables import ProbePass, unit_responses, with_full_setting
 from lrsim.observables.collect import measure, rows
 from lrsim.rules import get_rule

@@ -99,7 +99,7 @@ def _init_worker() -> None:
 
 def run_trial(trial: Trial, settings: TuneSettings) -> dict[str, Any]:
     """Train one trial and return its record (the line trials.jsonl keeps)."""
-    from lrsim.collector import custom_gradients_released
+    from lrsim.gradient_registry import custom_gradients_released
     from lrsim.rules import get_rule
     from lrsim.tasks import get_task
     from lrsim.training import REFERENCE_BATCH_SIZE, TrainConfig, Trainer

@@ -30,7 +30,8 @@ from typing import Any
 import keras
 
 from lrsim.architectures.base import Network, NetworkBuilder
-from lrsim.layers import CreditAssignment, LocalResponseNormalization
+from lrsim.architectures.lrn import LocalResponseNormalization
+from lrsim.layers import CreditAssignment
 
 WEIGHT_DECAY = 5e-4
 

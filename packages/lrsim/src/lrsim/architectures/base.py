@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 import shared_schema
-from lrsim.layers import CreditAssignment, FeedbackConv2D, FeedbackDense
+from lrsim.layers import Backprop, CreditAssignment, FeedbackConv2D, FeedbackDense
 
 __all__ = ["MIN_LARGE_INPUT", "Network", "NetworkBuilder", "RecordedLayer", "count_parameters"]
 
@@ -205,8 +205,6 @@ def keras_name(name: str) -> str:
 
 
 def _backprop() -> CreditAssignment:
-    from lrsim.layers import Backprop
-
     return Backprop()
 
 

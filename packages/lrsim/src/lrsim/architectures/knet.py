@@ -32,7 +32,8 @@ from __future__ import annotations
 import keras
 
 from lrsim.architectures.base import Network, NetworkBuilder
-from lrsim.layers import CreditAssignment, LocalResponseNormalization
+from lrsim.architectures.lrn import LocalResponseNormalization
+from lrsim.layers import CreditAssignment
 
 WEIGHT_DECAY = 1e-5
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from lrsim.layers import CreditAssignment
-from lrsim.rules.base import LearningRule
+from lrsim.rules.base import CreditAssignment, LearningRule
 
 
 @keras.saving.register_keras_serializable(package="lrsim")

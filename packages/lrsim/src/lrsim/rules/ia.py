@@ -12,7 +12,7 @@ convolution P(x, K) in place of x K and the transposed convolution in place of y
 Defaults alpha 2e-3, beta 1e-3, gamma 1e-3 (docs/REGIMES.md, Rule definitions).
 
 The gradient with respect to B is written in closed form with the adjoint identity of
-`lrsim.layers.LinearOps`: with Y = P(x, W) and R = Y B,
+`lrsim.ops.LinearOps`: with Y = P(x, W) and R = Y B,
 
     dL/dB = (1/n) G(-alpha x + 2 beta R, Y) + 2 gamma B,   G = feedback_gradient,
 
@@ -27,8 +27,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from lrsim.layers import CreditAssignment, LinearOps
-from lrsim.rules.base import LearningRule
+from lrsim.ops import LinearOps
+from lrsim.rules.base import CreditAssignment, LearningRule
 
 DEFAULTS = {"alpha": 2e-3, "beta": 1e-3, "gamma": 1e-3}
 

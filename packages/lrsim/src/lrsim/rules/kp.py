@@ -14,8 +14,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from lrsim.layers import CreditAssignment, LinearOps
-from lrsim.rules.base import LearningRule
+from lrsim.ops import LinearOps
+from lrsim.rules.base import CreditAssignment, LearningRule
 
 
 @keras.saving.register_keras_serializable(package="lrsim")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from lrsim.layers import Backprop
-from lrsim.rules.base import LearningRule
+from lrsim.rules.base import Backprop, LearningRule
 
 
 def rule() -> LearningRule:

@@ -10,7 +10,7 @@ Layout of a sweep directory:
 
 A killed worker loses at most the run in flight: Dask reschedules it on another worker,
 where it resumes from its last epoch checkpoint; `--resume` skips finished runs. Each
-worker runs one run at a time on one TensorFlow thread (lrsim.threads), so a run's
+worker runs one run at a time on one TensorFlow thread (lrsim.sweep.worker), so a run's
 numbers do not depend on the cluster it ran on; a local cluster with one worker per
 usable core pins each worker to its core (lrsim.sweep.pinning).
 """
@@ -20,16 +20,14 @@ from __future__ import annotations
 import json
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lrsim.collector import freeze_imported_objects
 from lrsim.spec import RunSpec
 from lrsim.sweep.grid import Sweep, SweepError
 from lrsim.sweep.merge import merge_sweep, shard_spec
-from lrsim.threads import configure_threads
+from lrsim.sweep.worker import DASK_SETTINGS, WORKER_ENV, run_shard
 
 SWEEP_FILE = "sweep.json"
 
@@ -48,48 +46,6 @@ class SweepReport:
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.statuses.values() if s == status)
-
-
-def run_shard(spec_json: str, out: str) -> dict:
-    """Run one spec into OUT/runs/<run_id> (called in a Dask worker process)."""
-    configure_threads()
-    freeze_imported_objects()
-    from lrsim.run import execute_run
-
-    spec = RunSpec.from_json(spec_json)
-    start = time.perf_counter()
-    try:
-        outcome = execute_run(spec, Path(out) / "runs" / spec.run_id, resume=True, progress=False)
-        return {"run_id": spec.run_id, "status": outcome.status, "detail": outcome.detail,
-                "seconds": time.perf_counter() - start}
-    except Exception as error:
-        failed = Path(out) / "failed"
-        failed.mkdir(parents=True, exist_ok=True)
-        record = {"spec": json.loads(spec_json), "error": f"{type(error).__name__}: {error}",
-                  "traceback": traceback.format_exc()}
-        temporary = failed / f".{spec.run_id}.json.tmp"
-        temporary.write_text(json.dumps(record, indent=2))
-        os.replace(temporary, failed / f"{spec.run_id}.json")
-        return {"run_id": spec.run_id, "status": "failed", "detail": record["error"],
-                "seconds": time.perf_counter() - start}
-    finally:
-        _release_run_state()
-
-
-def _release_run_state() -> None:
-    """Drop what a finished run leaves in a long-lived worker (Keras graphs and names; the run
-    forgets its custom gradients itself, `lrsim.collector.custom_gradients_released`).
-
-    Keras's clear_session also runs a full garbage collection, cheap once the worker has frozen
-    the imported libraries' objects (lrsim.collector). Measured over 10 knet4 digits runs in one
-    process, each followed by this: resident memory grew
-    0.08 MB a run and the collection took 10-12 ms each time (without the release: 4.6 MB a run,
-    and 7 -> 41 ms). Dask's per-worker memory limit (total memory / workers) restarts a worker
-    that still grows too far.
-    """
-    import keras
-
-    keras.utils.clear_session()
 
 
 def _prepare(sweep: Sweep, out: Path, resume: bool) -> list[RunSpec]:
@@ -132,29 +88,10 @@ def _client(workers: int, scheduler: str | None, pin_workers: bool = True):
         return Client(scheduler), None
     from lrsim.sweep.pinning import PinToCore, cores_for
 
-    # thread limits are set per run by configure_threads (run_shard), on any scheduler's workers
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3"}
-    # ":0": the scheduler's HTTP server on a free port, so a second sweep (or any Dask) on the machine
-    # does not collide with the default 8787.
-    # Dask's statistical profiler samples each worker's stack every 10 ms, taking the GIL from the
-    # run: off, a 15-run sweep of knet4 on 1 worker took 55.0 s instead of 63.3 s. Each nanny keeps
-    # the configuration it was made with, so restarted workers keep it off too.
-    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, so that glibc hands freed memory back to
-    # the system at once; TensorFlow then pays a fresh page fault for most tensors it allocates. Unset,
-    # a knet4 digits run took 1.78 s instead of 2.07 s; a worker's memory stays bounded by running
-    # one run at a time and clearing its state after each (_release_run_state).
-    # Dask's own monitoring, at its defaults, checks each process's event loop every 20 ms, samples
-    # the system every 500 ms and each worker's memory every 100 ms. On 2 busy cores that took the
-    # sweep's process 2.2-2.8 CPU-seconds of a 50 s demo sweep (the scheduler lives there), time the
-    # workers' runs then waited for: checked each second, sampled each 5 s, it took 0.6-0.7, and the
-    # sweep 45.9 and 48.4 s instead of 49.0 and 52.9 s (alternating). A worker over its memory limit
-    # is still restarted, within a second.
-    with dask.config.set({"distributed.worker.profile.enabled": False,
-                          "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                          "distributed.admin.tick.interval": "1s",
-                          "distributed.admin.system-monitor.interval": "5s",
-                          "distributed.worker.memory.monitor-interval": "1s"}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
+    # ":0": the scheduler's HTTP server on a free port, so that a second sweep (or any Dask) on the
+    # machine does not collide with the default 8787
+    with dask.config.set(DASK_SETTINGS):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=dict(WORKER_ENV),
                                dashboard_address=":0", silence_logs=40)
     client = Client(cluster)
     cores = cores_for(workers) if pin_workers else None
