@@ -7,6 +7,7 @@ from shared_schema.statistics import (
     distribution_statistics,
     grad_statistics,
     layerwise_activity_change,
+    scale_degree,
     weight_statistics,
 )
 
@@ -93,3 +94,19 @@ def test_activity_change_of_a_linear_layer_is_the_kernel_sum_over_outputs():
     w = np.random.default_rng(7).normal(size=(5, 3))  # y = x @ w, dy_j/dx_i = w_ij
     jacobian = np.broadcast_to(w.T, (4, 3, 5))
     np.testing.assert_allclose(layerwise_activity_change(jacobian), np.full(4, w.sum() / 3))
+
+
+@pytest.mark.parametrize("scale", [0.01, 3.7])
+def test_every_statistic_of_scaled_responses_is_scaled_by_its_degree(scale):
+    responses = np.random.default_rng(4).gamma(2.0, size=(12, 50)) - 1.0
+    kernel = np.random.default_rng(5).normal(size=(3, 4))
+    g = np.random.default_rng(6).normal(size=9)
+    for compute, x in ((act_statistics, responses), (weight_statistics, kernel), (grad_statistics, g)):
+        original, scaled = compute(x), compute(scale * x)
+        for name, value in original.items():
+            assert scaled[name] == pytest.approx(value * scale ** scale_degree(name), rel=1e-9), name
+
+
+def test_scale_degrees_of_named_statistics():
+    assert [scale_degree(n) for n in ("act.raw.mean", "act.abs.var", "act.sq.q3", "act.sq.var", "act.raw.skew",
+                                      "weight.sq.kurtosis", "grad.sq.id")] == [1, 2, 2, 4, 0, 0, 2]

@@ -29,7 +29,7 @@ from lrdecode.matching import (
 from lrdecode.model_files import load_model
 from lrdecode.recordings.examples import example_responses, toy_responses, write_example, write_toy_example
 from shared_schema import MeasurementSetting, read_dataset, read_datasets, write_dataset
-from shared_schema.statistics import act_statistics
+from shared_schema.statistics import act_statistics, scale_degree
 from shared_schema.synthetic import synthetic_dataset
 
 runner = CliRunner()
@@ -202,7 +202,7 @@ def test_matching_recomputes_statistics_from_the_recordings_unit_count_and_noise
     limits = recording_limits(read_dataset(toy_recording), source="rec")
     assert (limits.n_units, limits.n_sessions, limits.areas) == (24, 5, ("V1",))
     assert limits.noise_std is None and "no stimulus was shown more than once" in limits.noise_note
-    matched = match_simulated(load(toy["simulated"][0]), limits, noise=0.2, seed=3)
+    matched = match_simulated(load(toy["simulated"][0]), limits, noise=0.2, seed=3, scale="absolute")
     trajectories = matched.trajectories
     assert trajectories.shape == (4 * 4 * 3, 5, 21)
     assert matched.account["checkpoints"] == [0, 3, 9, 14, 20] and matched.account["max_spacing_error"] == 0.0
@@ -225,7 +225,7 @@ def test_matching_without_unit_responses_takes_the_nearest_measurement_setting()
                                 measurements=("all", "units=0.5"), seed=4)
     # act units: layer0 has 500 (all) or 250 (units=0.5); layer1 1000 or 500
     limits = RecordingLimits(source="rec", runs=("r",), areas=("A",), session_times=(0.0, 5.0, 10.0), n_units=300,
-                             statistics=("act.raw.mean", "act.abs.median"))
+                             statistics=("act.raw.mean", "act.abs.median"), mean_square=1.0)
     matched = match_simulated(load_dataset(dataset), limits, noise=0.0)
     examples = matched.trajectories.examples
     chosen = examples.groupby("layer", observed=True)["measurement"].unique()
@@ -419,7 +419,7 @@ def test_simulated_layers_with_fewer_units_than_the_recording_are_left_out_not_t
     units = data.units[~((data.units["layer"].astype(str) == "layer2") & (data.units["unit"] >= 10))]
     small = write_dataset(tmp_path / "small-output-layer", data.runs, data.observables, units=units)
     limits = RecordingLimits(source="rec", runs=("r",), areas=("V1",), session_times=(0.0, 3.0, 9.0, 14.0, 20.0),
-                             n_units=24, statistics=ACT_STATISTICS)
+                             n_units=24, statistics=ACT_STATISTICS, mean_square=1.0)
     matched = match_simulated(load(small), limits, noise=0.2)
     assert matched.account["units_from"].startswith("units.parquet")
     assert set(matched.trajectories.examples["layer"].astype(str)) == {"layer0", "layer1"}
@@ -431,7 +431,7 @@ def test_matching_warns_when_no_simulated_setting_records_the_recordings_unit_co
     dataset = synthetic_dataset(runs_per_rule=3, n_layers=2, n_checkpoints=11, observables=ACT_STATISTICS,
                                 measurements=("all", "units=0.5"), seed=4)  # 250..1000 units measured
     limits = RecordingLimits(source="rec", runs=("r",), areas=("A",), session_times=(0.0, 5.0, 10.0), n_units=50,
-                             statistics=("act.raw.mean", "act.abs.median"))
+                             statistics=("act.raw.mean", "act.abs.median"), mean_square=1.0)
     with pytest.warns(MatchWarning, match=r"cannot record 50 units like the recording: 24 of 24 layers use settings "
                                           r"of 250..500 units \(not within a factor 2\).*--record-units 50"):
         match_simulated(load_dataset(dataset), limits, noise=0.0)
@@ -491,7 +491,7 @@ def test_unit_responses_of_some_rules_only_fall_back_to_settings_with_a_warning(
     units = data.units[data.units["run_id"].astype(str).isin(fa_ia)]
     partial = write_dataset(tmp_path / "partial-units", data.runs, data.observables, units=units)
     limits = RecordingLimits(source="rec", runs=("r",), areas=("V1",), session_times=(0.0, 3.0, 9.0, 14.0, 20.0),
-                             n_units=24, statistics=ACT_STATISTICS)
+                             n_units=24, statistics=ACT_STATISTICS, mean_square=1.0)
     with pytest.warns(MatchWarning, match=r"unit responses of 24 units or more cover 2 of the 4 rules' runs"):
         matched = match_simulated(load(partial), limits, noise=0.0)
     assert matched.account["units_from"].startswith("nearest measurement setting")
@@ -525,3 +525,43 @@ def test_an_animal_named_like_a_run_it_does_not_hold_is_refused(matched_model, t
     result = invoke("predict", matched_model, toy_recording, other, "--animal", "recording=other")
     assert result.exit_code == 1
     assert "animal name recording is also the run id of a recording not given to it" in result.output
+
+
+def test_a_recording_in_other_response_units_gets_the_same_prediction_and_novelty(matched_model, tmp_path: Path):
+    responses = RATES[[0, 3, 9, 14, 20]][:, :, :24] + np.random.default_rng(5).normal(scale=0.2, size=(5, 12, 24))
+    original = _recording(tmp_path, "original", responses)
+    rescaled = _recording(tmp_path, "rescaled", 250.0 * responses)
+    result = invoke("predict", matched_model, original, rescaled, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    areas = pd.read_csv(tmp_path / "out" / "predictions_areas.csv").set_index("run_id")
+    columns = ["novelty_score", *[c for c in areas.columns if c.startswith("p_")]]
+    assert len(columns) == 5
+    np.testing.assert_allclose(areas.loc["rescaled", columns].to_numpy(float),
+                               areas.loc["original", columns].to_numpy(float), rtol=1e-6)
+    assert areas.loc["original", "predicted"] == areas.loc["rescaled", "predicted"]
+
+
+def test_relative_scale_divides_each_statistic_by_the_first_sessions_rms_to_its_degree(toy, toy_recording):
+    limits = recording_limits(read_dataset(toy_recording), source="rec")
+    data = load(toy["simulated"][0])
+    absolute = match_simulated(data, limits, noise=0.0, seed=3, scale="absolute").trajectories
+    relative = match_simulated(data, limits, noise=0.0, seed=3).trajectories
+    assert relative.observables == absolute.observables
+    rms = np.sqrt(absolute.values[:, 0, absolute.observables.index("act.sq.mean")])
+    for name in ("act.raw.mean", "act.abs.var", "act.sq.var", "act.raw.skew"):
+        j = absolute.observables.index(name)
+        expected = absolute.values[:, :, j] / rms[:, None] ** scale_degree(name)
+        np.testing.assert_allclose(relative.values[:, :, j], expected, rtol=1e-12)
+    np.testing.assert_allclose(relative.values[:, 0, relative.observables.index("act.sq.mean")], 1.0, rtol=1e-12)
+
+
+def test_relative_noise_is_the_recordings_share_of_its_rms_applied_to_each_layers_own_rms(toy):
+    limits = RecordingLimits(source="rec", runs=("r",), areas=("V1",), session_times=(0.0, 3.0, 9.0, 14.0, 20.0),
+                             n_units=24, statistics=ACT_STATISTICS, mean_square=4.0 + 0.2 ** 2)
+    matched = match_simulated(load(toy["simulated"][0]), limits, noise=0.2, seed=3)
+    assert matched.account["noise_relative"] == pytest.approx(0.1)
+    units = read_dataset(toy["simulated"][0]).units
+    example = matched.trajectories.examples.iloc[7]
+    first = units[(units["run_id"].astype(str) == str(example["run_id"]))
+                  & (units["layer"].astype(str) == str(example["layer"])) & (units["checkpoint"] == 0)]
+    assert example["noise_std"] == pytest.approx(0.1 * np.sqrt(np.mean(np.square(first["value"]))), rel=1e-12)

@@ -37,8 +37,23 @@ __all__ = [
     "distribution_statistics",
     "grad_statistics",
     "layerwise_activity_change",
+    "scale_degree",
     "weight_statistics",
 ]
+
+
+def scale_degree(name: str) -> int:
+    """k such that the statistic of responses c x is c^k times that of x (c > 0).
+
+    Responses in other units (a recording's arbitrary scale) change every statistic by a
+    known power of the scale: 1 for norm, mean, median and q3 of raw or abs, 2 for their
+    var and for those of sq, 4 for sq var, 0 for skew and kurtosis (grad ids: 1, 1, 2).
+    """
+    observable = Observable.parse(name)
+    base = 2 if observable.function == "sq" else 1
+    if observable.statistic in ("skew", "kurtosis"):
+        return 0
+    return 2 * base if observable.statistic == "var" else base
 
 
 def apply_function(values: ArrayLike, function: str) -> np.ndarray:

@@ -786,6 +786,10 @@ def fit(
     ] = "sigmoid",
     splits: Annotated[int, typer.Option(
         "--splits", min=1, help="With --match: run-grouped splits for the expected accuracy.")] = 10,
+    scale: Annotated[str, typer.Option(
+        "--scale", help="With --match: 'relative' compares activity relative to each area's RMS response at its "
+        "first session (any response unit); 'absolute' compares raw values (same units as the simulation).")
+    ] = "relative",
 ) -> None:
     """Fit a decoder on every labelled run and save it (skops model file).
 
@@ -801,7 +805,7 @@ def fit(
     if match is not None:
         _fit_matched(loaded, match, out, classifier=classifier, statistic=statistic, area=match_area, noise=noise,
                      span=match_span, draws=draws, calibration=calibration, splits=splits, seed=seed,
-                     exhaustive=exhaustive, n_jobs=n_jobs, quiet=quiet, measure=measure)
+                     exhaustive=exhaustive, n_jobs=n_jobs, quiet=quiet, measure=measure, scale=scale)
         return
     with reporter(quiet) as bars:
         model = fit_decoder(loaded, classifier=classifier, measure=measure.value, statistics=statistic,
@@ -1033,7 +1037,7 @@ def example_recording(
 
 def _fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str, statistic: list[str] | None,
                  area: str | None, noise: float | None, span: str, draws: int, calibration: str, splits: int,
-                 seed: int, exhaustive: bool, n_jobs: int, quiet: bool, measure: Measure) -> None:
+                 seed: int, exhaustive: bool, n_jobs: int, quiet: bool, measure: Measure, scale: str) -> None:
     """`fit --match`: train on DATA reduced to a recording's limits, calibrate, save, and say how it matched."""
     from lrdecode.matching import fit_matched_areas
     from lrdecode.model_files import save_model
@@ -1051,7 +1055,7 @@ def _fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str,
     with reporter(quiet) as bars:
         models = fit_matched_areas(loaded, match, classifier=classifier, area=area, noise=noise, span=bounds,
                                    statistics=statistic, draws=draws, calibration=calibration, n_splits=splits,
-                                   exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, reporter=bars)
+                                   exhaustive=exhaustive, seed=seed, n_jobs=n_jobs, scale=scale, reporter=bars)
     if len(models) > 1:
         typer.echo(f"{len(models)} groups of areas with different limits: one matched model each, in one file")
     for model in models:
@@ -1071,6 +1075,8 @@ def _describe_match(model: Any, classifier: str) -> None:
     units_text = f"{used['min']:g}" if used["min"] == used["max"] else f"{used['min']:g}..{used['max']:g}"
     typer.echo(f"  units {m['n_units']} (simulated: {units_text}, {m['units_from']}); noise s.d. "
                f"{m['noise_std']:.4g} ({m['noise_source']}); {len(model.layout.observables)} act statistics")
+    if "noise_relative" in m:
+        typer.echo(f"  scale: {m['scale']} (noise {m['noise_relative']:.3g} of the noise-free RMS response)")
     if m.get("left_out_layers"):
         shown = ", ".join(f"{row['layer']} ({row['units']} units, {row['runs']} runs)" for row in m["left_out_layers"])
         typer.echo(f"  left out simulated layers with fewer units than the recording's {m['n_units']}: {shown}")

@@ -56,6 +56,7 @@ from lrdecode.model_selection import limited_threads
 from lrdecode.novelty import NoveltyScorer
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.protocol import evaluate
+from lrdecode.scale import REFERENCE, RELATIVE, SCALES, first_session_mean_square, relative_noise, relative_scale
 from lrdecode.splits import inner_cv
 from shared_schema.statistics import act_statistics
 from shared_schema.tables import UNITS
@@ -83,6 +84,7 @@ class RecordingLimits:
     statistics: tuple[str, ...]
     noise_std: float | None = None  # estimated from repeats, None when the recording has none
     noise_note: str = ""
+    mean_square: float | None = None  # mean squared response at the first session, over the runs and areas
 
     @property
     def n_sessions(self) -> int:
@@ -104,6 +106,8 @@ def _example_limits(trajectories: ss.Trajectories) -> pd.DataFrame:
     """Per example: its sessions (finite epochs), their times, its act unit count, finite statistics."""
     rows = []
     act = [i for i, name in enumerate(trajectories.observables) if name.startswith("act.")]
+    mean_squares = (first_session_mean_square(trajectories) if REFERENCE in trajectories.observables
+                    else np.full(len(trajectories.examples), np.nan))
     for e, example in trajectories.examples.iterrows():
         epochs = trajectories.epochs[e]
         present = np.isfinite(epochs)
@@ -113,9 +117,11 @@ def _example_limits(trajectories: ss.Trajectories) -> pd.DataFrame:
         rows.append({"run_id": str(example["run_id"]), "area": str(example["layer"]),
                      "measurement": str(example["measurement"]), "times": tuple(epochs[present].tolist()),
                      "n_units": None if n_units is None or pd.isna(n_units) else int(n_units),
+                     "mean_square": float(mean_squares[e]),
                      "statistics": tuple(trajectories.observables[i] for i, ok in zip(act, finite, strict=True)
                                          if ok)})
-    return pd.DataFrame(rows, columns=["run_id", "area", "measurement", "times", "n_units", "statistics"])
+    return pd.DataFrame(rows, columns=["run_id", "area", "measurement", "times", "n_units", "mean_square",
+                                       "statistics"])
 
 
 def recording_limits(dataset: ss.Dataset, *, area: str | None = None, areas: Sequence[str] | None = None,
@@ -153,8 +159,10 @@ def recording_limits(dataset: ss.Dataset, *, area: str | None = None, areas: Seq
     runs = tuple(sorted(set(limits["run_id"])))
     areas = tuple(dict.fromkeys(limits["area"]))
     sigma, note = estimate_noise(dataset, runs=runs, areas=areas)
+    mean_square = float(limits["mean_square"].mean())
     return RecordingLimits(source=source, runs=runs, areas=areas, session_times=tuple(first["times"]),
                            n_units=int(first["n_units"]), noise_std=sigma, noise_note=note,
+                           mean_square=mean_square if math.isfinite(mean_square) else None,
                            statistics=tuple(s for s in ACT_STATISTICS if s in statistics))
 
 
@@ -272,8 +280,13 @@ def _read_units(sources: Sequence[str], runs: set[str]) -> pd.DataFrame | None:
 
 
 def _from_units(units: pd.DataFrame, examples: pd.DataFrame, indices: np.ndarray, observables: Sequence[str],
-                n_units: int, noise: float, draws: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """Act statistics recomputed from n_units drawn per run and layer, plus noise, at the mapped checkpoints."""
+                n_units: int, noise: float, draws: int, seed: int, noise_relative: float | None = None
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Act statistics recomputed from n_units drawn per run and layer, plus noise, at the mapped checkpoints.
+
+    With ``noise_relative``, a layer's noise s.d. is that fraction of its RMS response (all recorded
+    units) at the first mapped checkpoint, as the recording's noise is of its own.
+    """
     needed = units[units["checkpoint"].isin(np.unique(indices))]
     ordered = needed.sort_values(["run_id", "layer", "checkpoint", "stimulus", "unit"])
     grids = {}
@@ -284,6 +297,8 @@ def _from_units(units: pd.DataFrame, examples: pd.DataFrame, indices: np.ndarray
     values, rows = [], []
     for e, example in examples.iterrows():
         run, layer = str(example["run_id"]), str(example["layer"])
+        if noise_relative is not None:
+            noise = noise_relative * float(np.sqrt(np.mean(np.square(grids[run, layer, int(indices[e][0])]))))
         for draw in range(draws):
             setting = ss.MeasurementSetting(units=n_units, noise_std=noise, seed=seed + draw)
             trajectory = np.empty((indices.shape[1], len(observables)))
@@ -310,7 +325,8 @@ def _rules_left(examples: pd.DataFrame, keep: np.ndarray) -> int:
 
 
 def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, span: tuple[float, float] = (0.0, 1.0),
-                    statistics: Sequence[str] | None = None, draws: int = 1, seed: int = 0) -> MatchedData:
+                    statistics: Sequence[str] | None = None, draws: int = 1, seed: int = 0,
+                    scale: str = "relative") -> MatchedData:
     """Reduce labelled simulated trajectories to a recording's sessions, units, noise and statistics.
 
     Simulated layers with fewer units than the recording cannot be recorded like it and are left
@@ -318,7 +334,19 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     count is drawn from them exactly; otherwise each layer takes the measurement setting nearest
     to the recording's units and noise, with a `MatchWarning` when it is not close (the closeness
     `plan` uses: lrdecode.limits.setting_distances).
+
+    ``scale="relative"`` (lrdecode.scale): statistics relative to each example's first-session RMS
+    response, and the noise relative to the RMS too, on both sides; ``"absolute"``: as measured.
     """
+    if scale not in SCALES:
+        raise DecodeError(f"unknown scale {scale!r}", f"use one of {', '.join(SCALES)}")
+    relative = scale == "relative"
+    noise_relative = None
+    if relative:
+        if limits.mean_square is None:
+            raise DecodeError(f"{limits.source} has no {REFERENCE} statistic to take its scale from",
+                              "ingest the recording with `lrdecode ingest`, or fit with --scale absolute")
+        noise_relative = relative_noise(noise, limits.mean_square)
     traj = data.trajectories
     labelled = traj.examples["learning_rule"].notna().to_numpy() if "learning_rule" in traj.examples else None
     if labelled is None or not labelled.any():
@@ -343,20 +371,29 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
         raise DecodeError("the simulated data has none of the recording's act statistics "
                           f"({', '.join(limits.statistics)})", "simulate with act observables (or unit responses)")
     chosen = choose_observables("act", statistics, candidates)
+    if relative and not use_units and REFERENCE not in traj.observables:
+        raise DecodeError(f"the simulated data has no {REFERENCE} statistic to take its scale from",
+                          "simulate with act observables (or unit responses), or fit with --scale absolute")
+    computed = [*chosen, REFERENCE] if relative and REFERENCE not in chosen else list(chosen)
     account: dict[str, Any] = {"n_units": limits.n_units, "noise_std": noise, "statistics": chosen, "span": list(span),
-                               "recording_positions": limits.positions.tolist()}
+                               "recording_positions": limits.positions.tolist(),
+                               "scale": RELATIVE if relative else "absolute (as measured)"}
+    if relative:
+        account["noise_relative"] = noise_relative
     if use_units:
         account["left_out_layers"] = _left_out(keys, recorded, units_of, limits.n_units)
         kept = traj.select(examples=recorded)
         first = kept.examples.reset_index(drop=True).drop_duplicates(["run_id", "layer"]).index.to_numpy()
         base = kept.select(examples=first)
         indices = map_sessions(limits.positions, base.epochs, span)
-        values, examples = _from_units(units, base.examples, indices, chosen, limits.n_units, noise, draws, seed)
+        values, examples = _from_units(units, base.examples, indices, computed, limits.n_units, noise, draws, seed,
+                                       noise_relative)
         indices = np.repeat(indices, draws, axis=0)
         epochs = np.take_along_axis(np.repeat(base.epochs, draws, axis=0), indices, axis=1)
         account |= {"units_from": "units.parquet (unit responses, subsampled after the fact)", "draws": draws,
                     "units_used": {"min": limits.n_units, "median": limits.n_units, "max": limits.n_units},
-                    "noise_used": {"min": noise, "max": noise}}
+                    "noise_used": {"min": noise_relative if relative else noise,
+                                   "max": noise_relative if relative else noise}}
     else:
         note = ("the simulated data has no unit responses (units.parquet)" if not units_of else
                 f"too few simulated layers have unit responses of {limits.n_units} units or more")
@@ -368,25 +405,30 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
                       if np.isfinite(t)}
             account["left_out_layers"] = _left_out(keys, large, totals, limits.n_units)
             traj, examples, keys = traj.select(examples=large), examples[large].reset_index(drop=True), keys[large]
+        setting_noise = examples["noise_std"].to_numpy(dtype=float)
+        if relative:
+            setting_noise = _relative_setting_noise(traj, setting_noise, map_sessions(limits.positions, traj.epochs,
+                                                                                      span)[:, 0])
         unit_distance, noise_distance = setting_distances(
-            _numbers(examples, "n_units_act"), examples["noise_std"].to_numpy(dtype=float),
-            n_units=limits.n_units, noise_std=noise)
+            _numbers(examples, "n_units_act"), setting_noise, n_units=limits.n_units,
+            noise_std=noise_relative if relative else noise)
         order = np.lexsort((noise_distance, unit_distance + noise_distance, keys["layer"].to_numpy(),
                             keys["run_id"].to_numpy()))
         keep = examples.iloc[order].drop_duplicates(["run_id", "layer"]).index.to_numpy()
-        base = traj.select(examples=np.sort(keep), observables=chosen)
+        base = traj.select(examples=np.sort(keep), observables=computed)
         indices = map_sessions(limits.positions, base.epochs, span)
         values = np.take_along_axis(base.values, indices[:, :, None], axis=1)
         epochs = np.take_along_axis(base.epochs, indices, axis=1)
         examples = base.examples
         used = pd.Series(_numbers(examples, "n_units_act"))
-        noise_used = examples["noise_std"].to_numpy(dtype=float)
+        noise_used = setting_noise[np.sort(keep)]
         account |= {"units_from": f"nearest measurement setting per layer ({note})",
                     "units_used": {"min": _number(used.min()), "median": _number(used.median()),
                                    "max": _number(used.max())},
                     "noise_used": {"min": float(noise_used.min()), "max": float(noise_used.max())},
                     "settings_used": sorted(set(examples["measurement"].astype(str)))}
-        _warn_setting_gaps(used.to_numpy(dtype=float), noise_used, limits.n_units, noise)
+        _warn_setting_gaps(used.to_numpy(dtype=float), noise_used, limits.n_units,
+                           noise_relative if relative else noise, " relative to the RMS response" if relative else "")
     positions = (epochs - epochs[:, :1]) / (epochs[:, -1:] - epochs[:, :1])
     account |= {"checkpoints": indices[0].tolist(), "checkpoint_epochs": epochs[0].tolist(),
                 "checkpoints_same_for_every_run": bool((indices == indices[0]).all()),
@@ -397,13 +439,25 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
                       f" away from their relative times (predict accepts {SPACING_TOLERANCE}); simulate "
                       f"with more checkpoints (lrsim --checkpoints)", MatchWarning, stacklevel=2)
     matched = ss.Trajectories(values=np.asarray(values, dtype=np.float64),
-                              lengths=np.full((len(values), len(chosen)), indices.shape[1]),
+                              lengths=np.full((len(values), len(computed)), indices.shape[1]),
                               epochs=np.asarray(epochs, dtype=np.float64), examples=examples.reset_index(drop=True),
-                              observables=tuple(chosen))
+                              observables=tuple(computed))
+    if relative:
+        matched = relative_scale(matched).select(observables=chosen)
     return MatchedData(trajectories=matched, account=account)
 
 
-def _warn_setting_gaps(units_used: np.ndarray, noise_used: np.ndarray, n_units: int, noise: float) -> None:
+def _relative_setting_noise(traj: ss.Trajectories, noise_std: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Each measurement setting's noise s.d. relative to its example's noise-free RMS response at the
+    checkpoint of the first session (the measured mean square less the noise's share); inf when unknown."""
+    mean_square = traj.values[np.arange(len(first)), first, traj.observables.index(REFERENCE)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = noise_std / np.sqrt(mean_square - noise_std ** 2)
+    return np.where(np.isfinite(ratio) & (ratio >= 0), ratio, np.inf)
+
+
+def _warn_setting_gaps(units_used: np.ndarray, noise_used: np.ndarray, n_units: int, noise: float,
+                       noise_unit: str = "") -> None:
     """A `MatchWarning` for each way the chosen measurement settings are not close to the recording."""
     if np.isnan(units_used).all():
         warnings.warn("the simulated data does not record how many units were measured (n_units); its "
@@ -418,7 +472,7 @@ def _warn_setting_gaps(units_used: np.ndarray, noise_used: np.ndarray, n_units: 
                       f"unit responses (lrsim --record-units {n_units}) or a setting near {n_units} units",
                       MatchWarning, stacklevel=3)
     if np.abs(noise_used - noise).max() > 0.1 * noise:
-        warnings.warn(f"no simulated measurement setting has noise {noise:g}: the nearest have "
+        warnings.warn(f"no simulated measurement setting has noise {noise:g}{noise_unit}: the nearest have "
                       f"{noise_used.min():g}..{noise_used.max():g}; simulate with unit responses "
                       f"(lrsim --record-units) to match noise exactly", MatchWarning, stacklevel=3)
 
@@ -439,7 +493,7 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
                 noise: float | None = None, span: tuple[float, float] = (0.0, 1.0),
                 statistics: Sequence[str] | None = None, draws: int = 1, calibration: str = "sigmoid",
                 n_splits: int = 10, exhaustive: bool = False, seed: int = 0, n_jobs: int = 1,
-                reporter: Reporter = SILENT) -> DecoderModel:
+                scale: str = "relative", reporter: Reporter = SILENT) -> DecoderModel:
     """A decoder trained on simulated data reduced to a recording's limits, calibrated, with its expected accuracy.
 
     ``limits``: the recording's limits when already read (e.g. by `area_groups`), else read here.
@@ -465,7 +519,8 @@ def fit_matched(data: LoadedData, recording: str | Path, *, classifier: str = "r
         warnings.warn(f"measurement noise assumed 0: {limits.noise_note}; pass --noise SIGMA (the s.d. of a single "
                       f"response across repeats of one stimulus) to train under the recording's noise",
                       MatchWarning, stacklevel=2)
-    matched = match_simulated(data, limits, noise=sigma, span=span, statistics=statistics, draws=draws, seed=seed)
+    matched = match_simulated(data, limits, noise=sigma, span=span, statistics=statistics, draws=draws, seed=seed,
+                              scale=scale)
     matched_data = LoadedData(trajectories=matched.trajectories, sources=data.sources)
     features = build_features(matched.trajectories, measure="act")
     model = fit_decoder(matched_data, classifier=classifier, measure="act", exhaustive=exhaustive, seed=seed,
@@ -582,6 +637,8 @@ def predict_matched(models: DecoderModel | Sequence[DecoderModel], data: LoadedD
     for model, rows in _assign_parts(models, data):
         part = LoadedData(trajectories=data.trajectories.select(examples=rows), sources=data.sources)
         check_matches(model, part)
+        if model.training["match"].get("scale") == RELATIVE:
+            part = LoadedData(trajectories=relative_scale(part.trajectories), sources=part.sources)
         features = model.features(part)
         examples = model.predict_examples(features).rename(columns={"layer": "area"})
         limits = _example_limits(part.trajectories).set_index(["run_id", "area", "measurement"])
