@@ -1,7 +1,8 @@
-"""The import path of the worker's garbage-collector freeze and of the gradient-registry release.
+"""The import path `lrsim.collector` of the worker's garbage-collector freeze and of the
+gradient-registry release, for code that imports them from here.
 
-Both live where they belong now: `lrsim.sweep.worker.freeze_imported_objects` (with the rest of a
-sweep worker's process settings) and `lrsim.gradient_registry.custom_gradients_released`.
+They are defined in `lrsim.sweep.worker.freeze_imported_objects` (with the rest of a sweep
+worker's process settings) and `lrsim.gradient_registry.custom_gradients_released`.
 """
 
 from __future__ import annotations

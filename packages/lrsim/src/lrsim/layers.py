@@ -13,7 +13,7 @@ ops did; `layer.forward(x)` computes the same values with TensorFlow's own gradi
 derivative is the true Jacobian dy/dx whatever the rule. Layer-local losses are only added
 when the layer is called with ``training=True``.
 
-`Backprop`, `CreditAssignment` and the ops are re-exported here, where they used to live.
+`Backprop`, `CreditAssignment` and the ops are re-exported here, for code that imports them from `lrsim.layers`.
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ DEFAULT_PROBE_SIZE = 128
 #: learning-rate schedules over a run's steps (lrsim.training.learning_rate_schedule)
 SCHEDULES = ("constant", "step", "cosine")
 #: CPU-scale runs are short: "step" (x0.1 at 30/60/90% of the steps) leaves most of them at
-#: a tenth of the rate, and FA and IA then barely learn (knet4 w1/2 digits, 8 epochs:
-#: fa 0.21 with "step", 0.42 with "constant"); paper-scale sweeps ask for "step".
+#: a tenth of the rate, and FA and IA then barely learn; paper-scale sweeps ask for "step".
 DEFAULT_SCHEDULE = "constant"
 
 

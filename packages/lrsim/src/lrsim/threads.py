@@ -1,16 +1,14 @@
 """How many CPU threads TensorFlow uses for one run.
 
 Floating-point reductions sum in a different order with a different number of threads,
-and training amplifies those last-bit differences (measured: 1e-4 relative after one
-epoch of knet4, up to 20% by the end of a short run). A run therefore uses one thread
-by default wherever it is launched (`lrsim run`, a sweep worker), so the same settings
-give the same numbers bit for bit in a fresh process (a later run in the same process may
-differ in the last bits: see `lrsim.training`); sweeps get their parallelism from running
-runs side by side. Small CPU networks lose nothing by it (resnet18 width 1/8 on digits:
-13.9 s with one thread, 14.2 s with two). The same limit holds for the BLAS and OpenMP
-pools of numpy and scipy (threadpoolctl): on two BLAS threads the SimCLR linear probe's
-small lbfgs fits made a knet4 simclr:digits run take 24.2 s and 43 CPU-seconds instead of
-10.4 s and 10.4, and left a sweep's second worker no core to run on.
+and training amplifies those last-bit differences into different results. A run therefore
+uses one thread by default wherever it is launched (`lrsim run`, a sweep worker), so the
+same settings give the same numbers bit for bit in a fresh process (a later run in the same
+process may differ in the last bits: see `lrsim.training`); sweeps get their parallelism
+from running runs side by side, and small CPU networks gain little from a second thread.
+The same limit holds for the BLAS and OpenMP pools of numpy and scipy (threadpoolctl):
+more BLAS threads make the SimCLR linear probe's small lbfgs fits slower, not faster, and
+take the cores of a sweep's other workers.
 """
 
 from __future__ import annotations

@@ -13,8 +13,7 @@ and dropout seed; the dataset seed fixes the data order through
 None is drawn once at the start of the run and recorded in the result and in every checkpoint.
 A run repeated in a fresh process is bit-identical; a later run in the same process (a sweep
 worker) may differ in the last bits, because TensorFlow's oneDNN kernels can sum in another
-order (in 0-15% of the repeats of a knet4 run in one process, by up to 1.8e-10; in 0 of 40
-with TF_ENABLE_ONEDNN_OPTS=0).
+order (TF_ENABLE_ONEDNN_OPTS=0 avoids it).
 
 Usage::
 

@@ -3,7 +3,7 @@
 The definitions are shared_schema.statistics (the numpy reference); this module computes
 the same numbers faster. Quantiles need four order statistics of x and of |x| per row:
 short rows (activations per probe example) are sorted by numpy's SIMD sort (tf.sort is
-about 9x slower on CPU); long rows (kernels) have them selected in linear time where that
+much slower on CPU); long rows (kernels) have them selected in linear time where that
 is faster than numpy's sort (`selecting_beats_sorting`). |x| needs
 its own order only where some value is negative, and its order statistics squared are
 those of x^2 (squaring is monotone on non-negative values). The centred moments are taken
@@ -112,11 +112,9 @@ def _select(row: np.ndarray, ranks: np.ndarray) -> np.ndarray:
 def selecting_beats_sorting() -> bool:
     """Whether, on this CPU, selecting a long row's order statistics is faster than sorting it.
 
-    numpy's sort speed differs fivefold between x86 CPUs. On AMD Zen 4 its AVX-512 sort is slow
-    (compress-stores to memory are microcoded): 0.71 ms for 36,864 float32 values, where
-    selecting x's four order statistics takes 0.33 ms; with AVX-512 off (AVX2, as on many
-    other CPUs) the sort takes 0.17 ms. Both give the same numbers, so the faster one is
-    chosen by timing both once per process on 36,864 random values (~30 ms)."""
+    numpy's sort speed differs severalfold between CPUs, and on some of them selecting is
+    faster. Both give the same numbers, so the faster one is chosen by timing both once per
+    process on a kernel-sized row."""
     rows = np.random.default_rng(0).standard_normal((8, 36_864)).astype(np.float32)
     ranks, _ = _ranks(rows.shape[1])
 

@@ -1,17 +1,13 @@
 """Pin each worker of a local cluster that fills the machine to a core of its own.
 
 A run hands work back and forth between its Python thread and TensorFlow's compute thread
-(1,100-1,200 voluntary context switches over its threads in a knet4 digits run). With every
-core busy, the woken thread was often placed on the other worker's core and waited there:
-the runs of 2 workers took 1.12x their time alone in sum, each process on the CPU 0.93-0.97
-of its time.
-Pinned, a hand-off stays on the worker's own core: in alternating sweeps of
-sweeps/demo.toml on 2 cores, 2 workers took 39.2 and 39.6 s instead of 42.0 and 43.2 s,
-with bit-identical datasets.
+many times a step. With every core busy, the woken thread is often placed on another
+worker's core and waits there; pinned, a hand-off stays on the worker's own core. Pinning
+changes where threads run, never the numbers.
 
 Only a cluster with one worker per usable core is pinned: with fewer workers, the other
 cores may be another job's (two sweeps would both take the first cores) or hyperthreads of
-the same physical core, and 1 worker on 2 cores showed no clear gain. Setting a thread's
+the same physical core. Setting a thread's
 affinity acts on that thread only, and new threads inherit their creator's, so every
 thread of the worker is pinned before it runs a task.
 """

@@ -42,17 +42,14 @@ def fixed_pipeline(ds: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dat
     """The end of every lrsim input pipeline: element order kept whatever the parallelism, no
     autotuning, and (unless `prefetch` is False) a prefetch buffer.
 
-    tf.data's autotuning runs a model thread per iterator, and tearing an iterator down waited
-    for it: ~70 ms several times in a knet4 digits run, which makes a new iterator per epoch
-    and per evaluation. Without it the run took 1.49 s instead of 1.59 s alone and 1.57 s
-    instead of 1.94-2.03 s beside a second run on two cores, with identical batches. Parallel
-    maps asked for `AUTOTUNE` then run `min(16, cores)` calls at a time.
+    tf.data's autotuning runs a model thread per iterator, and tearing an iterator down waits
+    for it; a run makes a new iterator per epoch and per evaluation, so autotuning is off (the
+    batches are the same either way). Parallel maps asked for `AUTOTUNE` then run
+    `min(16, cores)` calls at a time.
 
     Prefetching overlaps reading and decoding with training. Data already in memory has
-    nothing to overlap, and the prefetch thread is one more hand-off per batch: without it a
-    knet4 digits run took 1.42 s alone either way, and 1.49 s instead of 1.54-1.57 s beside a
-    second run; simclr:digits (whose parallel augmentation map already runs ahead) 3.13 s
-    instead of 3.20 s alone and 3.70-3.72 s instead of 4.03 s side by side.
+    nothing to overlap, and the prefetch thread is one more hand-off per batch, so in-memory
+    tasks pass `prefetch=False`.
     """
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
@@ -102,11 +99,10 @@ AUGMENTED_IN_FLIGHT = 16
 def map_with_seeds(ds: tf.data.Dataset, function: Callable[[Any, tf.Tensor], Any], base_seed: int) -> tf.data.Dataset:
     """`function(element, seed)` on every element, its stateless-op seed being (base_seed,
     position in the epoch). One map call per element: tf.data runs each call on its thread
-    pool, and a separate call to attach the seed cost a knet4 simclr:digits run a fifth of
-    its wall time. Up to AUGMENTED_IN_FLIGHT elements are made ahead of the batch that takes
-    them, in order: with one per core (two here), the training thread waited on nearly every
-    element, and two knet4 simclr:digits runs side by side took 3.61-3.63 s each instead of
-    3.42-3.45 s (alone 3.03 s either way; the same batches)."""
+    pool, and a separate call only to attach the seed would cost as much again. Up to
+    AUGMENTED_IN_FLIGHT elements are made ahead of the batch that takes them, in order: with
+    only one per core, the training thread would wait on nearly every element (the batches
+    are the same either way)."""
 
     def seeded(index: tf.Tensor, element: Any) -> Any:
         return function(element, tf.stack([tf.constant(base_seed, tf.int64), index]))
