@@ -22,10 +22,11 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -35,8 +36,27 @@ from lrdecode.features import FeatureLayout
 from lrdecode.progress import SILENT, Reporter
 from lrdecode.splits import inner_cv
 
-if TYPE_CHECKING:
-    from lrdecode.classifiers import ClassifierSpec
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A classifier as the protocol uses it.
+
+    estimator: builds the unfitted estimator with default hyperparameters, given the feature
+        layout (None for plain 2-D data), a random state and a number of jobs.
+    grid: the exhaustive grid (the original study's where it had one) as GridSearchCV takes
+        it, given the layout and the number of examples in the smallest inner training fold.
+    select: the default model selection (cheaper than the grid, same accuracy).
+    """
+
+    name: str
+    label: str
+    estimator: Callable[[FeatureLayout | None, int | None, int], BaseEstimator]
+    grid: Callable[[FeatureLayout | None, int], list[dict[str, Sequence[Any]]]]
+    select: Callable[[SelectionTask], Selection]
+    selection: str
+    extra: str | None = None
+    gini: bool = False
+
 
 TRACE_COLUMNS = ["params", "budget", "score"]
 
