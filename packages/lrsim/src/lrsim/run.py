@@ -143,10 +143,7 @@ def execute_run(
     start = time.perf_counter()
 
     task = get_task(spec.task, data_dir=data_dir, download=download)
-    config = TrainConfig(architecture=spec.architecture, rule=spec.rule, epochs=spec.epochs,
-                         batch_size=spec.batch_size, width=spec.width, model_seed=spec.model_seed,
-                         dataset_seed=spec.dataset_seed, base_learning_rate=spec.base_lr, schedule=spec.schedule,
-                         rule_options=dict(spec.rule_options))
+    config = TrainConfig.from_spec(spec)
     trainer = Trainer(task, config, checkpoint_dir=work / "checkpoints", resume=resuming)
     steps = observation_steps(trainer.total_steps, spec.checkpoints)
     network = trainer.network

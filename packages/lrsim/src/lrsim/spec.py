@@ -9,6 +9,7 @@ measurements...) are recorded with the run and checked on resume.
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from dataclasses import asdict, dataclass, field, fields
 
@@ -21,6 +22,25 @@ SCHEDULES = ("constant", "step", "cosine")
 #: CPU-scale runs are short: "step" (x0.1 at 30/60/90% of the steps) leaves most of them at
 #: a tenth of the rate, and FA and IA then barely learn; paper-scale sweeps ask for "step".
 DEFAULT_SCHEDULE = "constant"
+
+
+def check_training_settings(*, epochs: object, batch_size: object, width: object, base_lr: object,
+                            schedule: object, model_seed: object, dataset_seed: object) -> None:
+    """Refuse training settings out of range: the one set of checks of what a `RunSpec` and a
+    `lrsim.training.TrainConfig` share (`base_lr` is the TrainConfig's `base_learning_rate`)."""
+    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not width > 0:  # type: ignore[operator]
+        raise ValueError(f"width must be > 0, got {width}")
+    if base_lr is not None and not float(base_lr) > 0:  # type: ignore[arg-type]
+        raise ValueError(f"the learning rate must be > 0, got {base_lr}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}: the schedule must be one of "
+                         f"{', '.join(SCHEDULES)}")
+    for name, seed in (("model_seed", model_seed), ("dataset_seed", dataset_seed)):
+        if seed is not None and (not isinstance(seed, numbers.Integral) or seed < 0):
+            raise ValueError(f"{name} must be a non-negative integer or None, got {seed!r}")
 
 
 def seed_text(seed: int | None) -> str:
@@ -64,22 +84,16 @@ class RunSpec:
     rule_options: tuple[tuple[str, float], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "epochs", "checkpoints", "probe_size"):
+        check_training_settings(epochs=self.epochs, batch_size=self.batch_size, width=self.width,
+                                base_lr=self.base_lr, schedule=self.schedule, model_seed=self.model_seed,
+                                dataset_seed=self.dataset_seed)
+        for name in ("checkpoints", "probe_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.checkpoints < 2:
             raise ValueError("a trajectory needs at least 2 checkpoints (initialisation and one more)")
-        if not self.width > 0:
-            raise ValueError(f"width must be > 0, got {self.width}")
-        if self.base_lr is not None and not self.base_lr > 0:
-            raise ValueError(f"the learning rate must be > 0, got {self.base_lr}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown learning-rate schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.record_units < 0:
             raise ValueError("record_units must be >= 0 (0 = no unit-level recording)")
-        for seed in (self.model_seed, self.dataset_seed):
-            if seed is not None and seed < 0:
-                raise ValueError(f"seeds must be >= 0 or None, got {seed}")
         canonical = tuple(MeasurementSetting.parse(m).label for m in self.measurements)
         object.__setattr__(self, "measurements", canonical)
         options = dict(self.rule_options.items() if isinstance(self.rule_options, dict) else self.rule_options)

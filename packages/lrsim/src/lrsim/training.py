@@ -59,7 +59,7 @@ from lrsim.checkpoints import (
 )
 from lrsim.regime import batch_scaling, tuned_rate
 from lrsim.rules import RULES, get_rule
-from lrsim.spec import SCHEDULES
+from lrsim.spec import SCHEDULES, RunSpec, check_training_settings
 from lrsim.tasks.base import Task
 
 __all__ = [
@@ -173,18 +173,22 @@ class TrainConfig:
             raise KeyError(f"unknown architecture {self.architecture!r}; known: {', '.join(ARCHITECTURES)}")
         if self.rule not in RULES:
             raise KeyError(f"unknown learning rule {self.rule!r}; known: {', '.join(RULES)}")
-        for name in ("epochs", "batch_size", "evaluate_every", "keep_checkpoints"):
+        check_training_settings(epochs=self.epochs, batch_size=self.batch_size, width=self.width,
+                                base_lr=self.base_learning_rate, schedule=self.schedule,
+                                model_seed=self.model_seed, dataset_seed=self.dataset_seed)
+        for name in ("evaluate_every", "keep_checkpoints"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("model_seed", "dataset_seed"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int | np.integer) or value < 0):
-                raise ValueError(f"TrainConfig.{name} must be a non-negative integer or None, got {value!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"TrainConfig.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.base_learning_rate is not None and not float(self.base_learning_rate) > 0:
-            raise ValueError(f"TrainConfig.base_learning_rate must be > 0 or None, got {self.base_learning_rate!r}")
+
+    @classmethod
+    def from_spec(cls, spec: RunSpec, **bookkeeping: Any) -> TrainConfig:
+        """The training part of a run spec (its `base_lr` is `base_learning_rate` here), with
+        `bookkeeping` fields (`evaluate_every`, `keep_checkpoints`) where given."""
+        return cls(architecture=spec.architecture, rule=spec.rule, epochs=spec.epochs, batch_size=spec.batch_size,
+                   width=spec.width, model_seed=spec.model_seed, dataset_seed=spec.dataset_seed,
+                   base_learning_rate=spec.base_lr, schedule=spec.schedule, rule_options=dict(spec.rule_options),
+                   **bookkeeping)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the configuration."""
