@@ -212,3 +212,56 @@ def evaluate(
                         exhaustive=exhaustive, seed=seed, n_jobs=n_jobs,
                         keys=keys or {"classifier": classifier, "split": split},
                         after_split=after_split, params=params, reporter=reporter)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How an analysis decodes: which classifiers, on which kinds of split, how many splits of
+    what test share, the seed, the model selection (exhaustive grid or the cheaper default) and
+    the parallel jobs. Every analysis runs its feature sets through `Protocol.each`, the one loop
+    over classifiers x split kinds."""
+
+    classifiers: Sequence[str] = ("rf",)
+    splits: Sequence[str] = ("paper",)
+    n_splits: int = 10
+    test_fraction: float = 0.25
+    seed: int = 0
+    exhaustive: bool = False
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classifiers", tuple(dict.fromkeys(self.classifiers)))
+        object.__setattr__(self, "splits", tuple(dict.fromkeys(self.splits)))
+
+    def each(
+        self,
+        features: Any,
+        keys: dict[str, Any] | None = None,
+        *,
+        after: dict[str, Any] | None = None,
+        evaluator: Callable[..., ProtocolRun] = evaluate,
+        params: Callable[[str, str], Sequence[dict[str, Any]] | None] | None = None,
+        after_split: Callable[[SplitOutcome, Pipeline, FeatureSet], None] | None = None,
+        reporter: Reporter = SILENT,
+    ) -> list[ProtocolRun]:
+        """One run per (classifier, split kind), in that order, of `evaluator` (`evaluate`, or
+        e.g. `lrdecode.limits.evaluate_redrawn` with a function of the split as ``features``).
+
+        Each run's keys are ``keys``, then classifier and split, then ``after``. ``params(classifier,
+        kind)`` gives fixed hyperparameters per split (None: choose them); ``after_split`` is passed
+        on to `evaluate`.
+        """
+        runs = []
+        for classifier in self.classifiers:
+            for kind in self.splits:
+                extra: dict[str, Any] = {}
+                if params is not None:
+                    extra["params"] = params(classifier, kind)
+                if after_split is not None:
+                    extra["after_split"] = after_split
+                runs.append(evaluator(features, classifier=classifier, split=kind, n_splits=self.n_splits,
+                                      test_fraction=self.test_fraction, seed=self.seed, exhaustive=self.exhaustive,
+                                      n_jobs=self.n_jobs,
+                                      keys={**(keys or {}), "classifier": classifier, "split": kind, **(after or {})},
+                                      reporter=reporter, **extra))
+        return runs

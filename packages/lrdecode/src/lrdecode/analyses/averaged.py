@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
 from lrdecode.data import LoadedData
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import evaluate
+from lrdecode.protocol import Protocol
 from lrdecode.results import Result
 
 
@@ -33,16 +33,11 @@ def trajectory_averaged(
     for measure in dict.fromkeys(measures):
         feature_sets[f"{measure}/trajectory"] = features_for(data, measure, statistics)
         feature_sets[f"{measure}/averaged"] = features_for(data, measure, statistics, average=True)
+    protocol = Protocol(classifiers, splits, n_splits, test_fraction, seed, exhaustive, n_jobs)
     runs = []
     for name, features in feature_sets.items():
         measure, kind_of_features = name.split("/")
-        for classifier in dict.fromkeys(classifiers):
-            for kind in splits:
-                runs.append(evaluate(features, classifier=classifier, split=kind, n_splits=n_splits,
-                                     test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                     keys={"measure": measure, "features": kind_of_features,
-                                           "classifier": classifier, "split": kind},
-                                     reporter=reporter))
+        runs += protocol.each(features, {"measure": measure, "features": kind_of_features}, reporter=reporter)
     return Result(
         analysis="averaged",
         settings={"measures": list(dict.fromkeys(measures)), "statistics": list(statistics or []),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
 from lrdecode.data import LoadedData
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import evaluate
+from lrdecode.protocol import Protocol
 from lrdecode.results import Result
 
 
@@ -29,14 +29,9 @@ def evaluate_measures(
     """Every (measure, classifier, split kind): mean +- s.e.m. scores, per-split rows, mean confusion."""
     splits = check_split_kinds(splits)
     feature_sets = {m: features_for(data, m, statistics) for m in dict.fromkeys(measures)}
-    runs = []
-    for measure, features in feature_sets.items():
-        for classifier in dict.fromkeys(classifiers):
-            for kind in splits:
-                runs.append(evaluate(features, classifier=classifier, split=kind, n_splits=n_splits,
-                                     test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                     keys={"measure": measure, "classifier": classifier, "split": kind},
-                                     reporter=reporter))
+    protocol = Protocol(classifiers, splits, n_splits, test_fraction, seed, exhaustive, n_jobs)
+    runs = [run for measure, features in feature_sets.items()
+            for run in protocol.each(features, {"measure": measure}, reporter=reporter)]
     return Result(
         analysis="evaluate",
         settings={"measures": list(feature_sets), "statistics": list(statistics or []),

@@ -23,7 +23,7 @@ from lrdecode.classifiers import get_classifier
 from lrdecode.data import LoadedData
 from lrdecode.features import FeatureLayout, FeatureSet
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import SplitOutcome, evaluate
+from lrdecode.protocol import Protocol, SplitOutcome
 from lrdecode.results import Result
 
 
@@ -86,9 +86,8 @@ def importance(
         permutation.append(grouped_permutation(model, test, repeats=repeats,
                                                seed=seed + len(permutation)).mean(axis=1))
 
-    run = evaluate(features, classifier=classifier, split=split, n_splits=n_splits, test_fraction=test_fraction,
-                   seed=seed, exhaustive=exhaustive, n_jobs=n_jobs, after_split=collect,
-                   keys={"measure": measure, "classifier": classifier, "split": split}, reporter=reporter)
+    protocol = Protocol((classifier,), (split,), n_splits, test_fraction, seed, exhaustive, n_jobs)
+    [run] = protocol.each(features, {"measure": measure}, after_split=collect, reporter=reporter)
     summary = pd.DataFrame({"statistic": names, "measure": [_measure_of(n) for n in names]})
     by_split = []
     if gini:

@@ -10,7 +10,7 @@ from lrdecode.analyses.common import check_split_kinds, concat, describe, featur
 from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import evaluate
+from lrdecode.protocol import Protocol
 from lrdecode.results import Result
 
 
@@ -34,16 +34,11 @@ def pairwise(
     classes = features.classes
     if len(classes) < 2:
         raise DecodeError("pairwise separation needs at least two rules", "decode data with several rules")
+    protocol = Protocol(classifiers, splits, n_splits, test_fraction, seed, exhaustive, n_jobs)
     runs = []
     for rule_a, rule_b in combinations(classes, 2):
-        pair = features.only_classes([rule_a, rule_b])
-        for classifier in dict.fromkeys(classifiers):
-            for kind in splits:
-                runs.append(evaluate(pair, classifier=classifier, split=kind, n_splits=n_splits,
-                                     test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                     keys={"measure": measure, "rule_a": rule_a, "rule_b": rule_b,
-                                           "classifier": classifier, "split": kind},
-                                     reporter=reporter))
+        runs += protocol.each(features.only_classes([rule_a, rule_b]),
+                              {"measure": measure, "rule_a": rule_a, "rule_b": rule_b}, reporter=reporter)
     return Result(
         analysis="pairwise",
         settings={"measure": measure, "statistics": list(statistics or []),

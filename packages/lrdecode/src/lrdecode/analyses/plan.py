@@ -38,6 +38,7 @@ from lrdecode.limits import (
     units_per_layer,
 )
 from lrdecode.progress import SILENT, Reporter
+from lrdecode.protocol import Protocol
 from lrdecode.results import Result
 
 SURFACES: tuple[str, ...] = ("units", "noise", "none")
@@ -95,7 +96,9 @@ def plan_experiment(
     chosen = nearest_setting(grid, n_units=n_units, noise_std=noise_std, unit_tolerance=unit_tolerance,
                              noise_tolerance=noise_tolerance)
 
-    def accuracy_at(setting: str, n_sessions: int, keys: dict[str, object]):
+    protocol = Protocol((classifier,), ("grouped",), n_splits, test_fraction, seed, exhaustive, n_jobs)
+
+    def accuracy_at(setting: str, n_sessions: int, after: dict[str, object] | None = None):
         reduced = select_setting(data, setting)
         whole = build_features(reduced.trajectories, measure=measure, statistics=statistics)
         kept = without_dropped_examples(reduced.trajectories, whole)
@@ -105,12 +108,11 @@ def plan_experiment(
                                      seed=[seed, n_sessions, spacing, i], per=start_per)
             return build_features(trajectories, measure=measure, statistics=list(whole.layout.observables))
 
-        return evaluate_redrawn(features_of_split, classifier=classifier, split="grouped", n_splits=n_splits,
-                                test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                keys=keys, reporter=reporter)
+        [run] = protocol.each(features_of_split, {"measure": measure}, after=after, evaluator=evaluate_redrawn,
+                              reporter=reporter)
+        return run
 
-    planned = accuracy_at(chosen["measurement"], sessions, {"measure": measure, "classifier": classifier,
-                                                             "split": "grouped"})
+    planned = accuracy_at(chosen["measurement"], sessions)
     row = planned.summary()
     keys = {k: row.pop(k) for k in ("measure", "classifier", "split")}
     summary = pd.DataFrame([{**keys, "requested_units": n_units, "requested_noise_std": noise_std,
@@ -125,8 +127,7 @@ def plan_experiment(
         for setting in axis.itertuples():
             for n_sessions in session_counts(n_checkpoints, spacing):
                 run = accuracy_at(setting.measurement, n_sessions,
-                                  {"measure": measure, "classifier": classifier, "split": "grouped",
-                                   "sessions": n_sessions, "measurement": setting.measurement,
+                                  {"sessions": n_sessions, "measurement": setting.measurement,
                                    "units_measured": setting.units_measured, "noise_std": setting.noise_std})
                 cells.append(run.summary_table())
     whole = select_setting(data, chosen["measurement"])

@@ -21,6 +21,7 @@ from lrdecode.errors import DecodeError
 from lrdecode.features import build_features, without_dropped_examples
 from lrdecode.limits import evaluate_redrawn, span, subsample
 from lrdecode.progress import SILENT, Reporter
+from lrdecode.protocol import Protocol
 from lrdecode.results import Result
 
 DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 5)  # 5, 10 and 25 epochs apart on the paper's 21 checkpoints of 100 epochs
@@ -68,6 +69,7 @@ def trajectory_subsampling(
                           "take fewer samples or a shorter period: (samples - 1) x period + 1 must be <= "
                           f"{n_checkpoints}")
     feature_sets = {m: features_for(data, m, statistics) for m in dict.fromkeys(measures)}
+    protocol = Protocol((classifier,), splits, n_splits, test_fraction, seed, exhaustive, n_jobs)
     runs = []
     for measure in feature_sets:
         for period, n in cells:
@@ -79,13 +81,8 @@ def trajectory_subsampling(
                 reduced = subsample(kept, n_samples=n, period=period, seed=[seed, period, n, i], per=start_per)
                 return build_features(reduced, measure=measure, statistics=list(chosen))
 
-            for kind in splits:
-                run = evaluate_redrawn(features_of_split, classifier=classifier, split=kind, n_splits=n_splits,
-                                       test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                                       keys={"measure": measure, "classifier": classifier, "split": kind,
-                                             "period": period, "n_samples": n},
-                                       reporter=reporter)
-                runs.append(run)
+            runs += protocol.each(features_of_split, {"measure": measure}, after={"period": period, "n_samples": n},
+                                  evaluator=evaluate_redrawn, reporter=reporter)
     summary = concat([r.summary_table() for r in runs])
     summary.insert(summary.columns.get_loc("n_samples") + 1, "span", [span(n, p) for p, n in
                                                                      zip(summary["period"], summary["n_samples"],

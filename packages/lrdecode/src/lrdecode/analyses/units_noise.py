@@ -41,7 +41,7 @@ from lrdecode.limits import (
     with_trajectories,
 )
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import evaluate
+from lrdecode.protocol import Protocol
 from lrdecode.results import Result
 
 SOURCES: tuple[str, ...] = ("settings", "units")
@@ -112,6 +112,7 @@ def units_noise(
     data = measurement_grid(data, source=source, units=units, noise=noise, measurement_seed=measurement_seed,
                             reporter=reporter)
     measures = list(dict.fromkeys(measures or measures_present(data.trajectories)))
+    protocol = Protocol((classifier,), splits, n_splits, test_fraction, seed, exhaustive, n_jobs)
     grid_rows = []
     feature_sets, runs = {}, []
     left_out: dict[str, int] = {}
@@ -134,17 +135,15 @@ def units_noise(
                 raise DecodeError(f"setting {label!r} holds other examples than the reference setting {reference!r}",
                                   "decode with --select-at each, or measure every setting on the same runs and "
                                   "layers")
-            for kind in splits:
-                run = evaluate(features, classifier=classifier, split=kind, n_splits=n_splits,
-                               test_fraction=test_fraction, seed=seed, exhaustive=exhaustive, n_jobs=n_jobs,
-                               keys={"measure": measure, "classifier": classifier, "split": kind,
-                                     "measurement": label, "units": setting.units,
-                                     "units_measured": setting.units_measured, "noise_std": setting.noise_std},
-                               params=chosen.get(kind) if select_at == "reference" else None,
-                               reporter=reporter)
-                if label == reference:
-                    chosen[kind] = [o.selection.params for o in run.outcomes]
-                runs.append(run)
+            cell = protocol.each(features, {"measure": measure},
+                                 after={"measurement": label, "units": setting.units,
+                                        "units_measured": setting.units_measured, "noise_std": setting.noise_std},
+                                 params=lambda _, kind, chosen=chosen: (chosen.get(kind) if select_at == "reference"
+                                                                        else None),
+                                 reporter=reporter)
+            if label == reference:
+                chosen.update({run.keys["split"]: [o.selection.params for o in run.outcomes] for run in cell})
+            runs += cell
     grid = pd.concat(grid_rows, ignore_index=True)
     return Result(
         analysis="units_noise",
