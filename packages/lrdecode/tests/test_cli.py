@@ -90,7 +90,7 @@ def test_a_bug_is_reported_without_a_traceback(small_dir: Path, tmp_path: Path, 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(lrdecode.analyses, "evaluate_measures", broken)
+    monkeypatch.setitem(lrdecode.analyses.ANALYSES, "evaluate", broken)  # the CLI runs the registry's entry
     result = invoke("evaluate", small_dir, "--out", tmp_path)
     assert result.exit_code == 1
     assert "internal error (RuntimeError: boom)" in result.output and "LRDECODE_DEBUG=1" in result.output
