@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from lrdecode.data import LoadedData, load
+from lrdecode.io.data import LoadedData, load
 from shared_schema import Dataset, write_dataset
 from shared_schema.synthetic import synthetic_dataset
 

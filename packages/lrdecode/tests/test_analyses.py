@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from lrdecode.analyses import ANALYSES, evaluate_measures, held_out, importance, pairwise, trajectory_averaged
-from lrdecode.data import load
-from lrdecode.figures import PLOTTERS, write_figures
-from lrdecode.results import Result
+from lrdecode.io.data import load
+from lrdecode.io.results import Result
+from lrdecode.reporting.figures import PLOTTERS, write_figures
 from shared_schema.synthetic import synthetic_dataset
 
 from .conftest import write

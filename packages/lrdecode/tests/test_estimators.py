@@ -50,7 +50,7 @@ def test_registry_estimators_work_in_pipelines_and_grid_search(name):
     rng = np.random.default_rng(0)
     y = np.repeat(["adam", "fa", "ia"], 20)
     X = rng.normal(size=(60, 3 * 4 + 3)) + (y[:, None] == "fa") * 1.5
-    from lrdecode.features import FeatureLayout
+    from lrdecode.decoding.features import FeatureLayout
 
     layout = FeatureLayout(observables=("act.abs.mean", "act.raw.mean", "grad.raw.id"), n_checkpoints=4)
     estimator = CLASSIFIERS[name].estimator(layout, 0, 1)

@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrdecode.data import load, parse_where
-from lrdecode.errors import DecodeError
-from lrdecode.features import (
+from lrdecode.decoding.features import (
     POSITION_FEATURES,
     build_features,
     choose_drops,
@@ -19,6 +17,8 @@ from lrdecode.features import (
     features_for_layout,
     to_sequence,
 )
+from lrdecode.errors import DecodeError
+from lrdecode.io.data import load, parse_where
 from shared_schema import Dataset, Observable, observable_names
 from shared_schema.synthetic import synthetic_dataset
 

@@ -20,9 +20,9 @@ import shared_schema as ss
 from lrdecode import cli, limits
 from lrdecode.analyses import consecutive_portions, plan_experiment, trajectory_subsampling, units_noise
 from lrdecode.analyses.units_noise import reference_setting
-from lrdecode.data import LoadedData, load
 from lrdecode.errors import DecodeError
-from lrdecode.figures import write_figures
+from lrdecode.io.data import LoadedData, load
+from lrdecode.reporting.figures import write_figures
 from lrdecode.synthetic import synthetic_unit_dataset
 from shared_schema.synthetic import synthetic_dataset
 

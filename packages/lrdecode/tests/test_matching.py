@@ -15,8 +15,9 @@ import skops.io as sio
 from typer.testing import CliRunner, Result
 
 from lrdecode import cli
-from lrdecode.data import load
 from lrdecode.errors import DecodeError
+from lrdecode.io.data import load
+from lrdecode.io.model_files import load_model
 from lrdecode.matching import (
     ACT_STATISTICS,
     MatchWarning,
@@ -26,7 +27,6 @@ from lrdecode.matching import (
     match_simulated,
     recording_limits,
 )
-from lrdecode.model_files import load_model
 from lrdecode.recordings.examples import example_responses, toy_responses, write_example, write_toy_example
 from shared_schema import MeasurementSetting, read_dataset, read_datasets, write_dataset
 from shared_schema.statistics import act_statistics, scale_degree
@@ -239,7 +239,7 @@ def test_matching_without_unit_responses_takes_the_nearest_measurement_setting()
 
 def load_dataset(dataset) -> object:
     """A synthetic Dataset as LoadedData, without going through disk."""
-    from lrdecode.data import LoadedData
+    from lrdecode.io.data import LoadedData
 
     return LoadedData(trajectories=dataset.trajectories(), sources=())
 

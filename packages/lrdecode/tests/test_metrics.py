@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from lrdecode import metrics
+from lrdecode.decoding import metrics
 
 
 def test_confusion_counts_true_rows_and_predicted_columns():

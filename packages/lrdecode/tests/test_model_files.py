@@ -10,12 +10,12 @@ import pytest
 import skops.io as sio
 
 from lrdecode.classifiers import CLASSIFIERS
-from lrdecode.data import LoadedData, load
-from lrdecode.decoder import DecoderModel, fit_decoder
+from lrdecode.decoding.decoder import DecoderModel, fit_decoder
+from lrdecode.decoding.features import build_features
+from lrdecode.decoding.model_selection import make_pipeline
 from lrdecode.errors import DecodeError
-from lrdecode.features import build_features
-from lrdecode.model_files import load_model, load_models, save_model
-from lrdecode.model_selection import make_pipeline
+from lrdecode.io.data import LoadedData, load
+from lrdecode.io.model_files import load_model, load_models, save_model
 
 
 @pytest.fixture(scope="module")

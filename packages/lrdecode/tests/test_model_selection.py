@@ -18,8 +18,8 @@ from lrdecode.classifiers.svm import (
     prepare_fold,
     ridge_accuracies,
 )
-from lrdecode.features import build_features
-from lrdecode.model_selection import (
+from lrdecode.decoding.features import build_features
+from lrdecode.decoding.model_selection import (
     SelectionTask,
     halving_budgets,
     select_model,
@@ -189,7 +189,7 @@ def test_the_exhaustive_grid_scores_every_candidate(training):
 
 
 def _folds(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    from lrdecode.splits import inner_cv
+    from lrdecode.decoding.splits import inner_cv
 
     return list(inner_cv(y, groups, seed=0).split(X, y, groups))
 

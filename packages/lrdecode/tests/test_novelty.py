@@ -10,13 +10,13 @@ import pytest
 import skops.io as sio
 from sklearn.base import clone
 
-from lrdecode.data import LoadedData, load
-from lrdecode.features import FeatureSet, build_features, features_for_layout
+from lrdecode.decoding.features import FeatureSet, build_features, features_for_layout
+from lrdecode.decoding.scale import relative_scale
+from lrdecode.io.data import LoadedData, load
 from lrdecode.matching import RecordingLimits, match_simulated, recording_limits
 from lrdecode.novelty import NoveltyScorer
 from lrdecode.recordings import Recording, check, recording_to_dataset
 from lrdecode.recordings.examples import TOY_RULES, toy_responses, toy_simulated_dataset
-from lrdecode.scale import relative_scale
 from shared_schema import Dataset
 
 SIMULATION = {"runs_per_rule": 4, "checkpoints": 21, "stimuli": 12, "units": 30}

@@ -11,8 +11,8 @@ import pytest
 
 from lrdecode import cli
 from lrdecode.classifiers import CLASSIFIERS
-from lrdecode.features import build_features
-from lrdecode.model_selection import select_model
+from lrdecode.decoding.features import build_features
+from lrdecode.decoding.model_selection import select_model
 from lrdecode.progress import SILENT, PlainReporter, clock
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrdecode.data import load
-from lrdecode.features import build_features
-from lrdecode.protocol import evaluate
+from lrdecode.decoding.features import build_features
+from lrdecode.decoding.protocol import evaluate
+from lrdecode.io.data import load
 from shared_schema.synthetic import synthetic_dataset
 
 from .conftest import write

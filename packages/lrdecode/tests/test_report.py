@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from lrdecode import cli
 from lrdecode.analyses import evaluate_measures, pairwise
-from lrdecode.data import LoadedData
 from lrdecode.errors import DecodeError
-from lrdecode.report import build_report, find_results
-from lrdecode.results import Result
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
+from lrdecode.reporting.report import build_report, find_results
 
 runner = CliRunner()
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -105,8 +105,8 @@ def test_every_figure_of_the_report_loads_in_headless_chromium(results_dir: Path
 
 
 def test_the_data_note_counts_dropped_statistics_and_dropped_examples():
-    from lrdecode.report import _data_note
-    from lrdecode.results import Result
+    from lrdecode.io.results import Result
+    from lrdecode.reporting.report import _data_note
 
     result = Result(analysis="evaluate", settings={}, data={"runs": 4, "features": {"all": {
         "dropped_statistics": [{"statistic": "act.raw.skew"}],

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lrdecode.decoding.splits import grouped_splits, held_out_splits, inner_cv, paper_splits, twin_keys, twin_splits
 from lrdecode.errors import DecodeError
-from lrdecode.splits import grouped_splits, held_out_splits, inner_cv, paper_splits, twin_keys, twin_splits
 
 
 def runs_of(rules: list[int], layers: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -142,8 +142,8 @@ def test_twin_splits_never_put_twins_on_both_sides_and_put_every_rule_on_each():
 
 
 def test_evaluate_on_twin_splits_keeps_every_initialisation_on_one_side(signal_data):
-    from lrdecode.features import build_features
-    from lrdecode.protocol import evaluate
+    from lrdecode.decoding.features import build_features
+    from lrdecode.decoding.protocol import evaluate
 
     features = build_features(signal_data.trajectories, measure="act")
     run = evaluate(features, classifier="logreg", split="twins", n_splits=2)

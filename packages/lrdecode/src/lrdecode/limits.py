@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 import shared_schema as ss
-from lrdecode.data import LoadedData
+from lrdecode.decoding.features import FeatureSet
+from lrdecode.decoding.protocol import ProtocolRun, labelled, run_protocol
+from lrdecode.decoding.splits import make_splits, split_groups
 from lrdecode.errors import DecodeError
-from lrdecode.features import FeatureSet
+from lrdecode.io.data import LoadedData
 from lrdecode.progress import SILENT, NotesOnly, Reporter
-from lrdecode.protocol import ProtocolRun, labelled, run_protocol
-from lrdecode.splits import make_splits, split_groups
 
 START_CHOICES: tuple[str, ...] = ("run", "example")
 PORTIONS: tuple[str, ...] = ("early", "middle", "late")

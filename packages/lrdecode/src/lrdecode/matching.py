@@ -47,17 +47,24 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 
 import shared_schema as ss
-from lrdecode.data import LoadedData
-from lrdecode.decoder import DecoderModel, fit_decoder
+from lrdecode.decoding.decoder import DecoderModel, fit_decoder
+from lrdecode.decoding.features import build_features, choose_observables
+from lrdecode.decoding.model_selection import limited_threads
+from lrdecode.decoding.protocol import evaluate
+from lrdecode.decoding.scale import (
+    REFERENCE,
+    RELATIVE,
+    SCALES,
+    first_session_mean_square,
+    relative_noise,
+    relative_scale,
+)
+from lrdecode.decoding.splits import inner_cv
 from lrdecode.errors import DecodeError
-from lrdecode.features import build_features, choose_observables
+from lrdecode.io.data import LoadedData
 from lrdecode.limits import UNIT_TOLERANCE, layers_left_out, setting_distances, units_per_layer
-from lrdecode.model_selection import limited_threads
 from lrdecode.novelty import NoveltyScorer
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import evaluate
-from lrdecode.scale import REFERENCE, RELATIVE, SCALES, first_session_mean_square, relative_noise, relative_scale
-from lrdecode.splits import inner_cv
 from shared_schema.statistics import act_statistics
 from shared_schema.tables import UNITS
 
@@ -335,7 +342,7 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     to the recording's units and noise, with a `MatchWarning` when it is not close (the closeness
     `plan` uses: lrdecode.limits.setting_distances).
 
-    ``scale="relative"`` (lrdecode.scale): statistics relative to each example's first-session RMS
+    ``scale="relative"`` (lrdecode.decoding.scale): statistics relative to each example's first-session RMS
     response, and the noise relative to the RMS too, on both sides; ``"absolute"``: as measured.
     """
     if scale not in SCALES:

@@ -1,7 +1,7 @@
 """The analysis registry: name -> function(LoadedData, **options) -> Result.
 
-An analysis returns one tidy `lrdecode.results.Result`; a new analysis is one module plus
-one line here (and, for figures, one line in `lrdecode.figures.PLOTTERS`).
+An analysis returns one tidy `lrdecode.io.results.Result`; a new analysis is one module plus
+one line here (and, for figures, one line in `lrdecode.reporting.figures.PLOTTERS`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from lrdecode.analyses.pairwise import pairwise
 from lrdecode.analyses.plan import plan_experiment
 from lrdecode.analyses.subsample import trajectory_subsampling
 from lrdecode.analyses.units_noise import units_noise
-from lrdecode.results import Result
+from lrdecode.io.results import Result
 
 ANALYSES: dict[str, Callable[..., Result]] = {}
 

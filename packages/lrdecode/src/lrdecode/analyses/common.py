@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from lrdecode.data import LoadedData
-from lrdecode.features import FeatureSet, build_features
-from lrdecode.splits import SPLIT_KINDS
+from lrdecode.decoding.features import FeatureSet, build_features
+from lrdecode.decoding.splits import SPLIT_KINDS
+from lrdecode.io.data import LoadedData
 
 
 def features_for(data: LoadedData, measure: str = "all", statistics: Sequence[str] | None = None,

@@ -16,16 +16,16 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from lrdecode import metrics
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
-from lrdecode.data import LoadedData
-from lrdecode.features import FeatureSet, build_features, without_dropped_examples
+from lrdecode.decoding import metrics
+from lrdecode.decoding.features import FeatureSet, build_features, without_dropped_examples
+from lrdecode.decoding.model_selection import limited_threads
+from lrdecode.decoding.protocol import SplitOutcome, labelled, run_protocol
+from lrdecode.decoding.splits import make_splits, split_groups
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.limits import PORTIONS, thirds, window
-from lrdecode.model_selection import limited_threads
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import SplitOutcome, labelled, run_protocol
-from lrdecode.results import Result
-from lrdecode.splits import make_splits, split_groups
 
 
 def consecutive_portions(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
-from lrdecode.data import LoadedData
+from lrdecode.decoding.protocol import Protocol
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import Protocol
-from lrdecode.results import Result
 
 
 def evaluate_measures(

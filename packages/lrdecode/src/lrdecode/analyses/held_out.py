@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from lrdecode import metrics
 from lrdecode.analyses.common import concat, describe, features_for
-from lrdecode.data import LoadedData
+from lrdecode.decoding import metrics
+from lrdecode.decoding.protocol import run_protocol
+from lrdecode.decoding.splits import factor_levels, held_out_splits
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import run_protocol
-from lrdecode.results import Result
-from lrdecode.splits import factor_levels, held_out_splits
 
 
 def held_out(

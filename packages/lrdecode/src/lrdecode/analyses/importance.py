@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from lrdecode import metrics
 from lrdecode.analyses.common import check_split_kinds, describe, features_for
 from lrdecode.classifiers import get_classifier
-from lrdecode.data import LoadedData
-from lrdecode.features import FeatureLayout, FeatureSet
+from lrdecode.decoding import metrics
+from lrdecode.decoding.features import FeatureLayout, FeatureSet
+from lrdecode.decoding.protocol import Protocol, SplitOutcome
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import Protocol, SplitOutcome
-from lrdecode.results import Result
 
 
 def statistic_groups(layout: FeatureLayout) -> dict[str, np.ndarray]:

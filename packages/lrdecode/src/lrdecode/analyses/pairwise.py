@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
-from lrdecode.data import LoadedData
+from lrdecode.decoding.protocol import Protocol
 from lrdecode.errors import DecodeError
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import Protocol
-from lrdecode.results import Result
 
 
 def pairwise(

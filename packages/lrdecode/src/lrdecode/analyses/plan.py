@@ -21,9 +21,11 @@ import pandas as pd
 
 import shared_schema as ss
 from lrdecode.analyses.common import concat, describe
-from lrdecode.data import LoadedData
+from lrdecode.decoding.features import build_features, without_dropped_examples
+from lrdecode.decoding.protocol import Protocol
 from lrdecode.errors import DecodeError
-from lrdecode.features import build_features, without_dropped_examples
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.limits import (
     check_sampling,
     evaluate_redrawn,
@@ -38,8 +40,6 @@ from lrdecode.limits import (
     units_per_layer,
 )
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import Protocol
-from lrdecode.results import Result
 
 SURFACES: tuple[str, ...] = ("units", "noise", "none")
 

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 import shared_schema as ss
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
-from lrdecode.data import LoadedData
+from lrdecode.decoding.features import build_features, without_dropped_examples
+from lrdecode.decoding.protocol import Protocol
 from lrdecode.errors import DecodeError
-from lrdecode.features import build_features, without_dropped_examples
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.limits import evaluate_redrawn, span, subsample
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import Protocol
-from lrdecode.results import Result
 
 DEFAULT_PERIODS: tuple[int, ...] = (1, 2, 5)  # 5, 10 and 25 epochs apart on the paper's 21 checkpoints of 100 epochs
 

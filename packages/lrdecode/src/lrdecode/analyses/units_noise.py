@@ -29,9 +29,11 @@ import pandas as pd
 
 import shared_schema as ss
 from lrdecode.analyses.common import check_split_kinds, concat, describe, features_for
-from lrdecode.data import LoadedData
+from lrdecode.decoding.features import FeatureSet
+from lrdecode.decoding.protocol import Protocol
 from lrdecode.errors import DecodeError
-from lrdecode.features import FeatureSet
+from lrdecode.io.data import LoadedData
+from lrdecode.io.results import Result
 from lrdecode.limits import (
     load_units,
     measure_units,
@@ -41,8 +43,6 @@ from lrdecode.limits import (
     with_trajectories,
 )
 from lrdecode.progress import SILENT, Reporter
-from lrdecode.protocol import Protocol
-from lrdecode.results import Result
 
 SOURCES: tuple[str, ...] = ("settings", "units")
 SELECT_AT: tuple[str, ...] = ("reference", "each")

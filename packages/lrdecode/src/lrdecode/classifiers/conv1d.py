@@ -19,10 +19,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lrdecode.classifiers.base import ClassifierSpec
+from lrdecode.decoding.features import FeatureLayout, to_sequence
+from lrdecode.decoding.model_selection import Selection, SelectionTask, grid_candidates, halving_budgets
+from lrdecode.decoding.model_selection import successive_halving as race
 from lrdecode.errors import DecodeError
-from lrdecode.features import FeatureLayout, to_sequence
-from lrdecode.model_selection import Selection, SelectionTask, grid_candidates, halving_budgets
-from lrdecode.model_selection import successive_halving as race
 
 KERNEL_FRACTIONS: tuple[float, ...] = (3e-3, 7e-3, 5e-2, 0.25, 0.5, 1.0)
 STRIDES: tuple[int, ...] = (1, 2, 4)

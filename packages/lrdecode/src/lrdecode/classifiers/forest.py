@@ -1,7 +1,7 @@
 """Random forest: the paper's best decoder, and the one whose Gini importances make Fig. 3.
 
 Default model selection grows forests with ``warm_start`` instead of refitting every size
-(see `lrdecode.model_selection`); the exhaustive grid is the original study's.
+(see `lrdecode.decoding.model_selection`); the exhaustive grid is the original study's.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lrdecode.classifiers.base import ClassifierSpec
-from lrdecode.features import FeatureLayout
-from lrdecode.model_selection import TRACE_COLUMNS, Selection, SelectionTask, params_text, stratified_order
+from lrdecode.decoding.features import FeatureLayout
+from lrdecode.decoding.model_selection import TRACE_COLUMNS, Selection, SelectionTask, params_text, stratified_order
 
 MAX_FEATURES: tuple[str | None, ...] = ("sqrt", "log2", None)
 N_ESTIMATORS: tuple[int, ...] = (20, 50, 100, 500, 1000)

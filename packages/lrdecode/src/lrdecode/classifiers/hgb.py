@@ -9,8 +9,8 @@ from typing import Any
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from lrdecode.classifiers.base import ClassifierSpec
-from lrdecode.features import FeatureLayout
-from lrdecode.model_selection import Selection, SelectionTask, grid_candidates, halving_search
+from lrdecode.decoding.features import FeatureLayout
+from lrdecode.decoding.model_selection import Selection, SelectionTask, grid_candidates, halving_search
 
 LEARNING_RATES: tuple[float, ...] = (0.05, 0.1, 0.2)
 MAX_LEAF_NODES: tuple[int, ...] = (15, 31, 63)

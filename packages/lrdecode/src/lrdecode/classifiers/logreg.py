@@ -9,8 +9,8 @@ from typing import Any
 from sklearn.linear_model import LogisticRegression
 
 from lrdecode.classifiers.base import ClassifierSpec
-from lrdecode.features import FeatureLayout
-from lrdecode.model_selection import Selection, SelectionTask, grid_candidates, halving_search
+from lrdecode.decoding.features import FeatureLayout
+from lrdecode.decoding.model_selection import Selection, SelectionTask, grid_candidates, halving_search
 
 C_VALUES: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 

@@ -26,8 +26,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lrdecode.classifiers.base import ClassifierSpec
-from lrdecode.features import FeatureLayout
-from lrdecode.model_selection import TRACE_COLUMNS, Selection, SelectionTask, params_text
+from lrdecode.decoding.features import FeatureLayout
+from lrdecode.decoding.model_selection import TRACE_COLUMNS, Selection, SelectionTask, params_text
 
 C_VALUES: tuple[float, ...] = (1.0, 5e1, 5e2, 5e3, 5e4, 5e5, 5e6)
 PCA_COMPONENTS: tuple[int, ...] = (10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 600)

@@ -38,7 +38,7 @@ from lrdecode.cli.output import (
 )
 from lrdecode.cli.output import write_result as write
 from lrdecode.errors import DecodeError
-from lrdecode.results import Result
+from lrdecode.io.results import Result
 
 Options = dict[str, Any]
 

@@ -33,7 +33,7 @@ def report(
     title: Annotated[str, typer.Option("--title", help="Title of the page.")] = "Learning-rule decoding report",
 ) -> None:
     """One self-contained HTML page (figures embedded) of every analysis in RESULTS."""
-    from lrdecode.report import find_results, write_report
+    from lrdecode.reporting.report import find_results, write_report
 
     found = find_results(results)
     path = write_report(found, out, title=title)

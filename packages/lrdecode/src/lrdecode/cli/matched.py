@@ -13,15 +13,15 @@ from lrdecode.cli.output import reporter
 from lrdecode.errors import DecodeError
 
 if TYPE_CHECKING:
-    from lrdecode.data import LoadedData
+    from lrdecode.io.data import LoadedData
 
 
 def fit_matched(loaded: LoadedData, match: Path, out: Path, *, classifier: str, statistic: list[str] | None,
                  area: str | None, noise: float | None, span: str, draws: int, calibration: str, splits: int,
                  seed: int, exhaustive: bool, n_jobs: int, quiet: bool, measure: Measure, scale: str) -> None:
     """`fit --match`: train on DATA reduced to a recording's limits, calibrate, save, and say how it matched."""
+    from lrdecode.io.model_files import save_model
     from lrdecode.matching import fit_matched_areas
-    from lrdecode.model_files import save_model
 
     if measure not in (Measure.all, Measure.act):
         raise DecodeError(f"a recording has act statistics only, not {measure.value}",
@@ -94,8 +94,8 @@ def predict_matched_runs(models: list[Any], loaded: LoadedData, out: Path | None
     """`predict` with matched models: per area and per animal, calibrated, with the expected accuracy."""
     import json
 
+    from lrdecode.io.results import _jsonable, atomic_write
     from lrdecode.matching import predict_matched
-    from lrdecode.results import _jsonable, atomic_write
 
     runs = sorted(set(loaded.trajectories.examples["run_id"].astype(str)))
     unknown = sorted(set(animals) - set(runs))

@@ -62,9 +62,9 @@ FIT_PARAMETERS = parameters(
 
 
 def run_fit(options: dict[str, Any]) -> None:
-    from lrdecode.decoder import fit_decoder
-    from lrdecode.features import dropped_examples_line
-    from lrdecode.model_files import save_model
+    from lrdecode.decoding.decoder import fit_decoder
+    from lrdecode.decoding.features import dropped_examples_line
+    from lrdecode.io.model_files import save_model
 
     classifier, out = options["classifier"], options["out"]
     loaded = load_data(options["data"], options["where"], options["measurement"], options["include_incomplete"],
@@ -118,8 +118,8 @@ def predict(
     combines each animal's areas into one verdict, and refuses data that does not match its
     limits. Many recordings can be given at once (DATA is repeatable).
     """
-    from lrdecode.model_files import load_models
-    from lrdecode.results import atomic_write
+    from lrdecode.io.model_files import load_models
+    from lrdecode.io.results import atomic_write
 
     models = load_models(model_file)
     loaded = load_data(data, where, measurement, include_incomplete, min_metric)

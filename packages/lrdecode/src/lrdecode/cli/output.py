@@ -19,9 +19,9 @@ from lrdecode import __version__
 from lrdecode.errors import DecodeError
 
 if TYPE_CHECKING:
-    from lrdecode.data import LoadedData
+    from lrdecode.io.data import LoadedData
+    from lrdecode.io.results import Result
     from lrdecode.progress import Reporter
-    from lrdecode.results import Result
 
 
 def _fail(message: str) -> None:
@@ -118,7 +118,7 @@ def reporter(quiet: bool) -> Iterator[Reporter]:
 
 def load_data(data: list[Path], where: list[str] | None, measurement: list[str] | None,
               include_incomplete: bool, min_metric: float | None = None) -> LoadedData:
-    from lrdecode.data import load, parse_where
+    from lrdecode.io.data import load, parse_where
 
     loaded = load(data, where=parse_where(where or []), measurements=measurement or None,
                   include_incomplete=include_incomplete, min_metric=min_metric)
@@ -140,7 +140,7 @@ def warn_exhaustive(exhaustive: bool, classifiers: list[str]) -> None:
     if not exhaustive:
         return
     from lrdecode.classifiers import get_classifier
-    from lrdecode.model_selection import grid_candidates
+    from lrdecode.decoding.model_selection import grid_candidates
 
     sizes = ", ".join(f"{name} up to {len(grid_candidates(get_classifier(name).grid(None, 10**9)))}"
                       for name in classifiers)
@@ -149,7 +149,7 @@ def warn_exhaustive(exhaustive: bool, classifiers: list[str]) -> None:
 
 
 def describe_features(result: Result) -> None:
-    from lrdecode.features import dropped_examples_line
+    from lrdecode.decoding.features import dropped_examples_line
 
     for name, info in result.data["features"].items():
         line = (f"{name}: {info['labelled_examples']} labelled example(s) of {len(info['examples_per_rule'])} rules "
@@ -201,7 +201,7 @@ def show_grid(summary: pd.DataFrame, rows: str, columns: str, panels: list[str])
 
 
 def write_result(result: Result, out: Path) -> None:
-    from lrdecode.figures import write_figures
+    from lrdecode.reporting.figures import write_figures
 
     paths = result.write(out) + write_figures(result, out)
     typer.echo(f"wrote {len(paths)} file(s) to {out}: " + ", ".join(p.name for p in paths))

@@ -20,11 +20,11 @@ import skops.io as sio
 
 from lrdecode.classifiers.conv1d import Conv1DClassifier
 from lrdecode.classifiers.svm import LinearSVMClassifier
-from lrdecode.decoder import DecoderModel
+from lrdecode.decoding.decoder import DecoderModel
+from lrdecode.decoding.features import FeatureLayout
 from lrdecode.errors import DecodeError
-from lrdecode.features import FeatureLayout
+from lrdecode.io.results import _jsonable, atomic_write
 from lrdecode.novelty import NoveltyScorer
-from lrdecode.results import _jsonable, atomic_write
 
 MODEL_FORMAT = "lrdecode-model"
 MODEL_VERSION = "2.0.0"

@@ -1,6 +1,6 @@
 """Figures of the measurement-limit analyses (subsample, consecutive, units_noise, plan).
 
-Drawn from the results' tidy tables only (as every figure in `lrdecode.figures`, which
+Drawn from the results' tidy tables only (as every figure in `lrdecode.reporting.figures`, which
 registers these in ``PLOTTERS``), so a result read back from its JSON plots the same.
 """
 
@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lrdecode.results import Result
+from lrdecode.io.results import Result
 
 PORTION_ORDER = ["early", "middle", "late"]
 

@@ -20,8 +20,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lrdecode.limit_figures import plot_consecutive, plot_plan, plot_subsample, plot_units_noise
-from lrdecode.results import Result, atomic_write
+from lrdecode.io.results import Result, atomic_write
+from lrdecode.reporting.limit_figures import plot_consecutive, plot_plan, plot_subsample, plot_units_noise
 
 MEASURE_COLORS = {"weight": "#1f77b4", "act": "#d62728", "grad": "#2ca02c", "position": "#7f7f7f", "all": "#9467bd"}
 

@@ -12,10 +12,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from lrdecode.classifiers import get_classifier
-from lrdecode.data import LoadedData
+from lrdecode.decoding.features import FeatureLayout, FeatureSet, build_features, features_for_layout
+from lrdecode.decoding.model_selection import limited_threads, select_model
 from lrdecode.errors import DecodeError
-from lrdecode.features import FeatureLayout, FeatureSet, build_features, features_for_layout
-from lrdecode.model_selection import limited_threads, select_model
+from lrdecode.io.data import LoadedData
 from lrdecode.progress import SILENT, Reporter
 
 

@@ -2,7 +2,7 @@
 URIs, tables inline, no script, no stylesheet or image fetched from anywhere, so the file can
 be mailed, archived or opened offline in any browser.
 
-Figures are drawn again from each result's tidy tables (the same `lrdecode.figures.PLOTTERS`
+Figures are drawn again from each result's tidy tables (the same `lrdecode.reporting.figures.PLOTTERS`
 as the CLI), so a report made from results read back from JSON shows exactly what the
 analyses wrote.
 """
@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from lrdecode.errors import DecodeError
-from lrdecode.figures import draw_pngs
-from lrdecode.results import RESULT_FORMAT, Result, atomic_write
+from lrdecode.io.results import RESULT_FORMAT, Result, atomic_write
+from lrdecode.reporting.figures import draw_pngs
 
 TITLES = {
     "evaluate": "Decoding the learning rule, per measure and classifier",
