@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -94,6 +95,17 @@ def test_a_bug_is_reported_without_a_traceback(small_dir: Path, tmp_path: Path, 
     result = invoke("evaluate", small_dir, "--out", tmp_path)
     assert result.exit_code == 1
     assert "internal error (RuntimeError: boom)" in result.output and "LRDECODE_DEBUG=1" in result.output
+
+
+def test_every_registered_analysis_is_a_command_with_the_shared_options_once():
+    from lrdecode.analyses import ANALYSES
+    from lrdecode.cli.analyses import COMMANDS
+
+    assert sorted(c.analysis for c in COMMANDS) == sorted(ANALYSES)
+    for command in COMMANDS:
+        names = list(inspect.signature(command.function()).parameters)
+        assert len(names) == len(set(names)), command.name
+        assert {"data", "out", "classifier", "seed", "exhaustive", "n_jobs", "quiet"} <= set(names), command.name
 
 
 def test_listing_classifiers_and_module_entry_point():
