@@ -242,8 +242,8 @@ def load_units(data: LoadedData) -> pd.DataFrame:
     from shared_schema.tables import UNITS
     from shared_schema.validate import check_units, read_parquet
 
-    frames = []
-    for source in data.sources:
+    frames = [] if data.units is None else [data.units]  # validated when the data was loaded
+    for source in data.sources if data.units is None else ():
         frame, problems = read_parquet(Path(source), UNITS)
         problems = problems or (check_units(frame, None) if frame is not None else [])
         if problems:

@@ -274,10 +274,15 @@ class MatchedData:
     account: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_units(sources: Sequence[str], runs: set[str]) -> pd.DataFrame | None:
-    """The act unit responses of the given runs in the simulated datasets, if every dataset has them."""
+def _read_units(data: LoadedData, runs: set[str]) -> pd.DataFrame | None:
+    """The act unit responses of the given runs in the simulated datasets, if every dataset has them:
+    those loaded with the data (`LoadedData.units`), else read from its sources."""
+    if data.units is not None:
+        units = data.units
+        keep = units["run_id"].astype(str).isin(runs) & (units["measure"].astype(str) == "act")
+        return units[keep].reset_index(drop=True)
     frames = []
-    for source in sources:
+    for source in data.sources:
         path = Path(source) / UNITS.file
         if not path.is_file():
             return None
@@ -361,7 +366,7 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
                           "give simulated datasets (lrsim output) as DATA, and the recording as --match")
     traj = traj.select(examples=labelled)
     present = [o for o in limits.statistics if o in traj.observables]
-    units = _read_units(data.sources, set(traj.examples["run_id"].astype(str)))
+    units = _read_units(data, set(traj.examples["run_id"].astype(str)))
     units_of = units_per_layer(units)
     keys = traj.examples[["run_id", "layer"]].astype(str).reset_index(drop=True)
     recorded = np.array([units_of.get(key, 0) >= limits.n_units

@@ -169,7 +169,7 @@ def measured_for_plan(data: LoadedData, *, n_units: float, noise_std: float, sur
                           "plan for fewer units, or simulate with more (lrsim --record-units)")
     left_out = layers_left_out(examples, enough, recorded)
     kept = LoadedData(trajectories=data.trajectories.select(examples=enough), sources=data.sources,
-                      excluded=data.excluded)
+                      excluded=data.excluded, units=data.units)
     fewest = int(min(recorded.get(key, 0) for key, ok in zip(keys, enough, strict=True) if ok))
     counts, noises = [count], [noise_std]
     if surface == "units":

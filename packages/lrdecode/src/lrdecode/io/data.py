@@ -18,11 +18,14 @@ NULL_WORDS = frozenset({"none", "null", "na", "nan", ""})
 
 @dataclass
 class LoadedData:
-    """The examples to decode (labelled and not), and the runs left out with the reason."""
+    """The examples to decode (labelled and not), the runs left out with the reason, and the
+    validated unit-level responses (units.parquet) of the loaded runs when every dataset read has
+    them (else None: `lrdecode.limits.load_units` then reads what the sources have)."""
 
     trajectories: ss.Trajectories
     sources: tuple[str, ...]
     excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["run_id", "reason"]))
+    units: pd.DataFrame | None = None
 
     @property
     def n_runs(self) -> int:
@@ -112,7 +115,8 @@ def load(
     for path in paths:
         if not Path(path).exists():
             raise DecodeError(f"dataset {path} does not exist", "check the path (a directory written by shared_schema)")
-    dataset = ss.read_datasets(paths)
+    parts = [ss.read_dataset(p) for p in paths]
+    dataset = ss.concat_datasets(parts)
     runs = dataset.runs
     excluded = []
     if not include_incomplete:
@@ -143,5 +147,9 @@ def load(
             raise DecodeError(f"measurement setting(s) {', '.join(unknown)} are not in the data",
                               f"choose among: {', '.join(sorted(set(present)))}")
         trajectories = trajectories.select(examples=present.isin(measurements).to_numpy())
+    units = dataset.units if all(p.units is not None for p in parts) else None
+    if units is not None:
+        loaded_runs = set(trajectories.examples["run_id"].astype(str))
+        units = units[units["run_id"].astype(str).isin(loaded_runs)].reset_index(drop=True)
     return LoadedData(trajectories=trajectories, sources=tuple(str(p) for p in paths),
-                      excluded=pd.DataFrame(excluded, columns=["run_id", "reason"]))
+                      excluded=pd.DataFrame(excluded, columns=["run_id", "reason"]), units=units)
