@@ -141,7 +141,7 @@ def test_a_run_pinned_to_one_core_is_bit_identical_to_one_free_to_use_every_core
 
 def test_runs_repeated_in_one_process_agree_to_1e_6_and_the_dataset_seed_matters(digits_subset):
     # A later run in the same process may differ in the last bits: TensorFlow's oneDNN kernels
-    # summed in another order in 0-15% of repeats (up to 1.8e-10), in 0 of 40 with oneDNN off.
+    # can sum in another order (not with oneDNN off).
     task = digits_subset(160)
 
     def weights(dataset_seed: int) -> list[np.ndarray]:

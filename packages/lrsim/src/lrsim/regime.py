@@ -5,7 +5,7 @@ and ship in `lrsim/regimes.json`, which records how and when they were made. A r
 tuned at one batch size and rescaled to a run's batch size by the rule of its optimizer
 family: linearly for SGD with momentum (Goyal et al. 2017, the paper's rule), by the square
 root for Adam (Malladi et al. 2022), whose steps do not grow with the gradient's size.
-Pairs that were never tuned fall back to `lrsim.training.BASE_LEARNING_RATES` at batch 256,
+Pairs that were never tuned fall back to `lrsim.schedules.BASE_LEARNING_RATES` at batch 256,
 rescaled the same way.
 
 `TARGETS` are the held-out task metrics a run should reach at the tuning settings (the

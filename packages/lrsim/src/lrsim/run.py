@@ -36,7 +36,7 @@ from lrsim.observables.collect import measure, rows
 from lrsim.rules import get_rule
 from lrsim.spec import RunSpec
 from lrsim.tasks import get_task
-from lrsim.training import Progress, TrainConfig, Trainer
+from lrsim.trainer import Progress, TrainConfig, Trainer
 from shared_schema import encode_learning_curve, read_dataset, write_dataset
 
 PROBE_SEED = 0
@@ -130,7 +130,7 @@ def execute_run(
 ) -> RunOutcome:
     """Train one network with observables and write its dataset to `out`.
 
-    `progress`: False, or a callback receiving `lrsim.training.Progress` updates.
+    `progress`: False, or a callback receiving `lrsim.trainer.Progress` updates.
     A finished `out` is returned as is with `resume`, refused without.
     """
     out = Path(out)

@@ -17,7 +17,7 @@ from shared_schema import MeasurementSetting
 
 DEFAULT_CHECKPOINTS = 21
 DEFAULT_PROBE_SIZE = 128
-#: learning-rate schedules over a run's steps (lrsim.training.learning_rate_schedule)
+#: learning-rate schedules over a run's steps (lrsim.schedules.learning_rate_schedule)
 SCHEDULES = ("constant", "step", "cosine")
 #: CPU-scale runs are short: "step" (x0.1 at 30/60/90% of the steps) leaves most of them at
 #: a tenth of the rate, and FA and IA then barely learn; paper-scale sweeps ask for "step".
@@ -27,7 +27,7 @@ DEFAULT_SCHEDULE = "constant"
 def check_training_settings(*, epochs: object, batch_size: object, width: object, base_lr: object,
                             schedule: object, model_seed: object, dataset_seed: object) -> None:
     """Refuse training settings out of range: the one set of checks of what a `RunSpec` and a
-    `lrsim.training.TrainConfig` share (`base_lr` is the TrainConfig's `base_learning_rate`)."""
+    `lrsim.trainer.TrainConfig` share (`base_lr` is the TrainConfig's `base_learning_rate`)."""
     for name, value in (("batch_size", batch_size), ("epochs", epochs)):
         if not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")

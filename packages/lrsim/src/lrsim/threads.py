@@ -4,7 +4,7 @@ Floating-point reductions sum in a different order with a different number of th
 and training amplifies those last-bit differences into different results. A run therefore
 uses one thread by default wherever it is launched (`lrsim run`, a sweep worker), so the
 same settings give the same numbers bit for bit in a fresh process (a later run in the same
-process may differ in the last bits: see `lrsim.training`); sweeps get their parallelism
+process may differ in the last bits: see `lrsim.trainer`); sweeps get their parallelism
 from running runs side by side, and small CPU networks gain little from a second thread.
 The same limit holds for the BLAS and OpenMP pools of numpy and scipy (threadpoolctl):
 more BLAS threads make the SimCLR linear probe's small lbfgs fits slower, not faster, and

@@ -77,7 +77,7 @@ class Trial:
 def untuned_rate(architecture: str, rule: str, batch_size: int) -> float:
     """The rate lrsim uses without a tuned entry, at `batch_size`: the grid's centre."""
     from lrsim.rules import get_rule
-    from lrsim.training import learning_rate
+    from lrsim.schedules import learning_rate
 
     return learning_rate(architecture, get_rule(rule).optimizer, batch_size)
 
@@ -101,8 +101,9 @@ def run_trial(trial: Trial, settings: TuneSettings) -> dict[str, Any]:
     """Train one trial and return its record (the line trials.jsonl keeps)."""
     from lrsim.gradient_registry import custom_gradients_released
     from lrsim.rules import get_rule
+    from lrsim.schedules import REFERENCE_BATCH_SIZE
     from lrsim.tasks import get_task
-    from lrsim.training import REFERENCE_BATCH_SIZE, TrainConfig, Trainer
+    from lrsim.trainer import TrainConfig, Trainer
 
     if trial.task not in _TASKS:
         _TASKS[trial.task] = get_task(trial.task)
