@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import lrsim.observables.statistics as statistics_module
 from lrsim.observables import LayerSnapshot, observe, unit_responses, with_full_setting
 from lrsim.observables.collect import measure, rows
 from lrsim.observables.grad import output_sums
@@ -189,14 +188,11 @@ def long_kernel(kind: str) -> np.ndarray:
     return kernel
 
 
-@pytest.mark.parametrize("selecting", [True, False], ids=["selected", "sorted"])
 @pytest.mark.parametrize("kind", ["signed", "non-negative", "few-distinct-values", "constant", "already-sorted",
                                   "some-nan", "some-infinite", "sample-misleads-the-bracket"])
-def test_long_kernels_give_the_reference_statistics_whatever_their_values(kind, selecting, monkeypatch):
-    """Long kernels have their quantiles selected from a sampled bracket or sorted, whichever
-    this CPU does faster: ties, NaN, infinities and a sample that misses the bracket (then the
-    row is sorted) must give the reference's numbers either way."""
-    monkeypatch.setattr(statistics_module, "selecting_beats_sorting", lambda: selecting)
+def test_long_kernels_give_the_reference_statistics_whatever_their_values(kind):
+    """Long kernels (whose |x| order is merged from the sorted x): ties, NaN, infinities and
+    strided outliers must give the reference's numbers."""
     kernel = long_kernel(kind)
     with np.errstate(invalid="ignore", over="ignore"):
         ours, reference = fast_weight_statistics(kernel), reference_weight_statistics(kernel)

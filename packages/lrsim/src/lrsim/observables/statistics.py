@@ -2,9 +2,7 @@
 
 The definitions are shared_schema.statistics (the numpy reference); this module computes
 the same numbers faster. Quantiles need four order statistics of x and of |x| per row:
-short rows (activations per probe example) are sorted by numpy's SIMD sort (tf.sort is
-much slower on CPU); long rows (kernels) have them selected in linear time where that
-is faster than numpy's sort (`selecting_beats_sorting`). |x| needs
+every row is sorted by numpy's SIMD sort (tf.sort is much slower on CPU). |x| needs
 its own order only where some value is negative, and its order statistics squared are
 those of x^2 (squaring is monotone on non-negative values). The centred moments are taken
 in float64: by numpy, or by TensorFlow on both threads for very large tensors.
@@ -12,9 +10,6 @@ in float64: by numpy, or by TensorFlow on both threads for very large tensors.
 
 from __future__ import annotations
 
-import functools
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,12 +25,6 @@ _MEDIAN, _Q3 = 0.5, 0.75
 _TENSORFLOW_FROM = 1 << 20
 #: from this many units per row, |x| is sorted by merging the two runs of |sorted x|
 _MERGE_FROM = 1024
-#: from this many units per row, order statistics may be selected instead of sorted
-_SELECT_FROM = 4096
-#: about this many values of a row, sorted, bracket each pair of order statistics to select
-_SAMPLE_SIZE = 1024
-#: a bracket's half-width, in standard deviations of the wanted rank's position in the sample
-_BRACKET_SIGMAS = 4.0
 
 
 @dataclass(frozen=True)
@@ -78,74 +67,6 @@ def _orders_by_sorting(values: np.ndarray, ranks: np.ndarray) -> _Orders:
                    constant_raw=raw_sorted[:, 0] == raw_sorted[:, -1],
                    constant_abs=abs_sorted[:, 0] == abs_sorted[:, -1],
                    nonnegative=raw_sorted[:, 0] >= 0)
-
-
-def _select(row: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """sorted(row)[ranks], exactly, for pairs of ranks, without sorting the row.
-
-    A sorted strided sample of the row gives two values that bracket each pair with high
-    probability; the values below the bracket are counted and the few inside it partitioned.
-    The counts show whether the pair lies inside; if not, the row is sorted, so the result
-    never depends on the sample.
-    """
-    n = row.size
-    sample = np.sort(row[:: max(1, n // _SAMPLE_SIZE)])
-    m = sample.size
-    margin = int(_BRACKET_SIGMAS * np.sqrt(m) / 2) + 2
-    selected = np.empty(ranks.size, dtype=row.dtype)
-    for pair in range(0, ranks.size, 2):
-        first, last = int(ranks[pair]), int(ranks[pair + 1])
-        i = int(first / (n - 1) * (m - 1)) - margin
-        j = int(np.ceil(last / (n - 1) * (m - 1))) + margin
-        low = sample[i] if i >= 0 else -np.inf
-        high = sample[j] if j < m else np.inf
-        below = np.count_nonzero(row < low)
-        inside = row[(row >= low) & (row <= high)]
-        if not below <= first <= last < below + inside.size:
-            return np.sort(row)[ranks]
-        wanted = [first - below, last - below]
-        selected[pair: pair + 2] = np.partition(inside, wanted)[wanted]
-    return selected
-
-
-@functools.cache
-def selecting_beats_sorting() -> bool:
-    """Whether, on this CPU, selecting a long row's order statistics is faster than sorting it.
-
-    numpy's sort speed differs severalfold between CPUs, and on some of them selecting is
-    faster. Both give the same numbers, so the faster one is chosen by timing both once per
-    process on a kernel-sized row."""
-    rows = np.random.default_rng(0).standard_normal((8, 36_864)).astype(np.float32)
-    ranks, _ = _ranks(rows.shape[1])
-
-    def seconds(order: Callable[[np.ndarray], np.ndarray]) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            for row in rows:
-                order(row)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    return seconds(lambda row: _select(row, ranks)) < seconds(np.sort)
-
-
-def _orders_by_selecting(values: np.ndarray, ranks: np.ndarray) -> _Orders:
-    rows = values.shape[0]
-    raw, magnitude = np.empty((rows, ranks.size), values.dtype), np.empty((rows, ranks.size), values.dtype)
-    constant_raw, constant_abs, nonnegative = np.empty(rows, bool), np.empty(rows, bool), np.empty(rows, bool)
-    for r, row in enumerate(values):
-        smallest, largest = row.min(), row.max()
-        raw[r] = _select(row, ranks)
-        constant_raw[r] = smallest == largest
-        nonnegative[r] = smallest >= 0
-        if nonnegative[r]:
-            magnitude[r], constant_abs[r] = raw[r], constant_raw[r]
-        else:
-            magnitudes = np.abs(row)
-            magnitude[r] = _select(magnitudes, ranks)
-            constant_abs[r] = magnitudes.min() == magnitudes.max()
-    return _Orders(raw, magnitude, constant_raw, constant_abs, nonnegative)
 
 
 @tf.function(reduce_retracing=True)
@@ -205,8 +126,7 @@ def _statistics_table(values: np.ndarray) -> np.ndarray:
     if values.dtype not in (np.float32, np.float64):
         values = values.astype(np.float32)
     ranks, weight = _ranks(values.shape[1])
-    selecting = values.shape[1] >= _SELECT_FROM and selecting_beats_sorting()
-    orders = (_orders_by_selecting if selecting else _orders_by_sorting)(values, ranks)
+    orders = _orders_by_sorting(values, ranks)
     squares, mean, var, fourth = _moments(values, nonnegative=bool(orders.nonnegative.all()))
     raw, magnitude = orders.raw.astype(np.float64), orders.abs.astype(np.float64)
     order_statistics = np.stack([raw, magnitude, np.square(magnitude)])  # (functions, rows, 4)
