@@ -40,11 +40,11 @@ import pytest
 
 from lrdecode.analyses import evaluate_measures
 from lrdecode.classifiers import get_classifier
-from lrdecode.data import LoadedData
-from lrdecode.features import FeatureSet, build_features
-from lrdecode.model_selection import make_pipeline, select_model
-from lrdecode.protocol import ProtocolRun, evaluate
-from lrdecode.splits import make_splits
+from lrdecode.decoding.features import FeatureSet, build_features
+from lrdecode.decoding.model_selection import make_pipeline, select_model
+from lrdecode.decoding.protocol import ProtocolRun, evaluate
+from lrdecode.decoding.splits import make_splits
+from lrdecode.io.data import LoadedData
 from shared_schema import from_legacy
 from shared_schema.synthetic import synthetic_dataset
 

@@ -36,7 +36,7 @@ import pytest
 
 import shared_schema as ss
 from lrdecode.analyses import units_noise
-from lrdecode.data import LoadedData
+from lrdecode.io.data import LoadedData
 from shared_schema.synthetic import synthetic_dataset
 
 from .test_bench_decode import ADMISSIBLE
