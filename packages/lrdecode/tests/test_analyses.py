@@ -13,7 +13,7 @@ import pytest
 from lrdecode.analyses import ANALYSES, evaluate_measures, held_out, importance, pairwise, trajectory_averaged
 from lrdecode.io.data import load
 from lrdecode.io.results import Result
-from lrdecode.reporting.figures import PLOTTERS, write_figures
+from lrdecode.reporting.figures import write_figures
 from shared_schema.synthetic import synthetic_dataset
 
 from .conftest import write
@@ -22,7 +22,7 @@ from .conftest import write
 def test_every_registered_analysis_can_be_plotted():
     assert set(ANALYSES) == {"evaluate", "pairwise", "held_out", "averaged", "importance", "subsample",
                              "consecutive", "units_noise", "plan"}
-    assert set(ANALYSES) <= set(PLOTTERS)
+    assert all(analysis.plot is not None and analysis.title for analysis in ANALYSES.values())
 
 
 def test_per_measure_evaluation_and_its_files(signal_data, tmp_path: Path):

@@ -6,6 +6,7 @@ import inspect
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,9 @@ def test_a_bug_is_reported_without_a_traceback(small_dir: Path, tmp_path: Path, 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(lrdecode.analyses.ANALYSES, "evaluate", broken)  # the CLI runs the registry's entry
+    registered = lrdecode.analyses.ANALYSES["evaluate"]
+    # the CLI runs the registry's entry
+    monkeypatch.setitem(lrdecode.analyses.ANALYSES, "evaluate", replace(registered, run=broken))
     result = invoke("evaluate", small_dir, "--out", tmp_path)
     assert result.exit_code == 1
     assert "internal error (RuntimeError: boom)" in result.output and "LRDECODE_DEBUG=1" in result.output

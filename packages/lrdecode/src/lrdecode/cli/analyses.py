@@ -73,7 +73,7 @@ class AnalysisCommand:
         from lrdecode.analyses import ANALYSES
 
         self.check(options)
-        analysis = ANALYSES[self.analysis]
+        analysis = ANALYSES[self.analysis].run
         loaded = load_data(options["data"], options["where"], options["measurement"], options["include_incomplete"],
                            options["min_metric"])
         warn_exhaustive(options["exhaustive"], classifier_names(options["classifier"]))

@@ -1,7 +1,7 @@
 """Figures of the measurement-limit analyses (subsample, consecutive, units_noise, plan).
 
-Drawn from the results' tidy tables only (as every figure in `lrdecode.reporting.figures`, which
-registers these in ``PLOTTERS``), so a result read back from its JSON plots the same.
+Drawn from the results' tidy tables only (as those of `lrdecode.reporting.plots`; the analysis
+registry names each one), so a result read back from its JSON plots the same.
 """
 
 from __future__ import annotations

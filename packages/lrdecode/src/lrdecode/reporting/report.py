@@ -2,9 +2,9 @@
 URIs, tables inline, no script, no stylesheet or image fetched from anywhere, so the file can
 be mailed, archived or opened offline in any browser.
 
-Figures are drawn again from each result's tidy tables (the same `lrdecode.reporting.figures.PLOTTERS`
-as the CLI), so a report made from results read back from JSON shows exactly what the
-analyses wrote.
+Figures are drawn again from each result's tidy tables (each analysis's plot in
+`lrdecode.analyses.ANALYSES`, as the CLI draws them), so a report made from results read back
+from JSON shows exactly what the analyses wrote.
 """
 
 from __future__ import annotations
@@ -19,17 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from lrdecode.analyses import ANALYSES
 from lrdecode.errors import DecodeError
 from lrdecode.io.results import RESULT_FORMAT, Result, atomic_write
 from lrdecode.reporting.figures import draw_pngs
 
-TITLES = {
-    "evaluate": "Decoding the learning rule, per measure and classifier",
-    "pairwise": "Pairwise separation of the rules",
-    "held_out": "Generalisation to a held-out factor",
-    "averaged": "Trajectory-averaged control",
-    "importance": "Which statistics carry the rule",
-}
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-top: 1px solid #ccc; padding-top: 1em; }
@@ -127,9 +121,15 @@ def _data_note(result: Result) -> str:
     return html.escape("; ".join(parts))
 
 
+def _title(analysis: str) -> str:
+    """The registry's title of an analysis; a result of another name keeps its own name."""
+    known = ANALYSES.get(analysis)
+    return known.title if known else analysis.replace("_", " ").capitalize()
+
+
 def section_html(result: Result, source: Path, anchor: str) -> str:
     """One analysis: title, where it came from, summary table, figures, settings."""
-    title = TITLES.get(result.analysis, result.analysis.replace("_", " ").capitalize())
+    title = _title(result.analysis)
     figures = "".join(
         f'<figure><img src="{uri}" alt="{html.escape(result.analysis)}: {html.escape(name)}">'
         f"<figcaption>{html.escape(name.replace('_', ' '))}</figcaption></figure>"
@@ -147,7 +147,7 @@ def build_report(paths: Sequence[Path], title: str = "Learning-rule decoding rep
 
     results = [(path, Result.read(path)) for path in paths]
     anchors = [f"r{i}-{result.analysis}" for i, (_, result) in enumerate(results)]
-    toc = "".join(f'<li><a href="#{a}">{html.escape(TITLES.get(r.analysis, r.analysis))}</a> '
+    toc = "".join(f'<li><a href="#{a}">{html.escape(_title(r.analysis))}</a> '
                   f'<span class="meta">({html.escape(p.name)})</span></li>'
                   for a, (p, r) in zip(anchors, results, strict=True))
     sections = "".join(section_html(r, p, a) for a, (p, r) in zip(anchors, results, strict=True))
