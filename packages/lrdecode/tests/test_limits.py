@@ -312,7 +312,7 @@ def test_cli_units_noise_from_unit_responses_and_plan(units_dir: Path, tmp_path:
     planned = invoke("plan", units_dir, "--units", "12", "--sessions", "2", "--spacing", "2", "-c", "svm",
                      "--splits", "2", "--out", tmp_path, "-q")
     assert planned.exit_code == 0, planned.output
-    assert "measurement setting used: all (12 units measured, noise 0)" in planned.output
+    assert "limits: 12 units -> 12 measured (measurement setting all); noise s.d. 0 -> 0" in planned.output
     assert "expected accuracy with 2 session(s) 2 checkpoint(s) apart" in planned.output
     assert (tmp_path / "plan_plan.png").exists() and (tmp_path / "plan_surface.csv").exists()
 

@@ -64,7 +64,7 @@ def matched_model(toy: dict[str, list[Path]], toy_recording: Path, tmp_path_fact
     result = invoke("fit", toy["simulated"][0], "--match", toy_recording, "--noise", "0.2", "-c", "logreg",
                     "--splits", "3", "--out", model, "-q")
     assert result.exit_code == 0, result.output
-    assert "checkpoints [0, 3, 9, 14, 20]" in result.output and "units 24" in result.output
+    assert "checkpoints [0, 3, 9, 14, 20]" in result.output and "limits: 24 units -> 24 measured" in result.output
     assert "expected accuracy under these limits:" in result.output and "sigmoid" in result.output
     return model
 
@@ -378,7 +378,7 @@ def test_a_recording_of_two_areas_with_other_unit_counts_goes_ingest_fit_predict
     assert fitted.exit_code == 0, fitted.output
     assert "2 groups of areas with different limits: one matched model each" in fitted.output
     assert "(V1): 5 sessions" in fitted.output and "(V4): 5 sessions" in fitted.output
-    assert "units 24 (" in fitted.output and "units 16 (" in fitted.output
+    assert "limits: 24 units -> 24 measured" in fitted.output and "limits: 16 units -> 16 measured" in fitted.output
     result = invoke("predict", tmp_path / "animal.skops", tmp_path / "rec", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     areas = pd.read_csv(tmp_path / "out" / "predictions_areas.csv")

@@ -281,6 +281,19 @@ def layers_left_out(examples: pd.DataFrame, keep: np.ndarray, units_of: dict[tup
             for layer, group in table.groupby("layer", sort=False)]
 
 
+def describe_limits(*, units: float, noise: str, units_used: tuple[float | None, float | None], noise_used: str,
+                    how: str, left_out: Sequence[dict[str, Any]] = ()) -> list[str]:
+    """The lines `plan` and `fit --match` both print: the units and noise asked for, what the
+    simulated data gives (and how), and the layers too small to record that many units."""
+    low, high = ("an unknown number" if u is None or pd.isna(u) else f"{u:g}" for u in units_used)
+    given = low if low == high else f"{low}..{high}"
+    lines = [f"limits: {units:g} units -> {given} measured ({how}); noise s.d. {noise} -> {noise_used}"]
+    if left_out:
+        lines.append(f"left out layers with fewer than {units:g} recorded units: "
+                     + ", ".join(f"{row['layer']} ({row['units']} units, {row['runs']} runs)" for row in left_out))
+    return lines
+
+
 def parse_units(items: Sequence[str]) -> list[int | float | None]:
     """``["10", "0.5", "all"]`` -> counts, fractions and None (every unit), as MeasurementSetting reads them."""
     parsed: list[int | float | None] = []

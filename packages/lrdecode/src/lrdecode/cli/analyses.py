@@ -39,6 +39,7 @@ from lrdecode.cli.output import (
 from lrdecode.cli.output import write_result as write
 from lrdecode.errors import DecodeError
 from lrdecode.io.results import Result
+from lrdecode.limits import describe_limits
 
 Options = dict[str, Any]
 
@@ -159,13 +160,11 @@ def show_units_noise(result: Result, options: Options) -> None:
 def show_plan(result: Result, options: Options) -> None:
     units, noise, surface = options["units"], options["noise"], options["surface"]
     describe_features(result)
-    left_out = result.settings["left_out_layers"]
-    if left_out:
-        typer.echo(f"left out layers with fewer than {units:g} recorded units: "
-                   + ", ".join(f"{row['layer']} ({row['units']} units, {row['runs']} runs)" for row in left_out))
     row = result.summary.iloc[0]
-    typer.echo(f"measurement setting used: {row['measurement']} ({row['units_measured']:g} units measured, noise "
-               f"{row['noise_std']:g}) for the requested {units:g} units, noise {noise:g}")
+    for line in describe_limits(units=units, noise=f"{noise:g}", units_used=(row["units_measured"],) * 2,
+                                noise_used=f"{row['noise_std']:g}", how=f"measurement setting {row['measurement']}",
+                                left_out=result.settings["left_out_layers"]):
+        typer.echo(line)
     typer.echo(f"expected accuracy with {options['sessions']} session(s) {options['spacing']} checkpoint(s) apart: "
                f"{row['accuracy_mean']:.3f} ± {row['accuracy_sem']:.3f} (chance {row['chance']:.3f}; "
                f"{int(row['n_splits'])} run-grouped splits, {options['classifier']})")

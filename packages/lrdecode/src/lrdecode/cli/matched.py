@@ -11,6 +11,7 @@ import typer
 from lrdecode.cli.options import Measure
 from lrdecode.cli.output import reporter
 from lrdecode.errors import DecodeError
+from lrdecode.limits import describe_limits
 
 if TYPE_CHECKING:
     from lrdecode.io.data import LoadedData
@@ -52,15 +53,14 @@ def describe_match(model: Any, classifier: str) -> None:
     typer.echo(f"matched to {m['recording']} ({', '.join(m['areas'])}): {len(m['recording_positions'])} sessions at "
                f"relative times {positions} -> checkpoints {m['checkpoints']} (max spacing error "
                f"{m['max_spacing_error']:.3f})")
-    used = m["units_used"]
-    units_text = f"{used['min']:g}" if used["min"] == used["max"] else f"{used['min']:g}..{used['max']:g}"
-    typer.echo(f"  units {m['n_units']} (simulated: {units_text}, {m['units_from']}); noise s.d. "
-               f"{m['noise_std']:.4g} ({m['noise_source']}); {len(model.layout.observables)} act statistics")
-    if "noise_relative" in m:
-        typer.echo(f"  scale: {m['scale']} (noise {m['noise_relative']:.3g} of the noise-free RMS response)")
-    if m.get("left_out_layers"):
-        shown = ", ".join(f"{row['layer']} ({row['units']} units, {row['runs']} runs)" for row in m["left_out_layers"])
-        typer.echo(f"  left out simulated layers with fewer units than the recording's {m['n_units']}: {shown}")
+    used, noise = m["units_used"], m["noise_used"]
+    noise_used = (f"{m['noise_relative']:.3g} of each layer's noise-free RMS response" if "noise_relative" in m else
+                  f"{noise['min']:.4g}" if noise["min"] == noise["max"] else f"{noise['min']:.4g}..{noise['max']:.4g}")
+    for line in describe_limits(units=m["n_units"], noise=f"{m['noise_std']:.4g} ({m['noise_source']})",
+                                units_used=(used["min"], used["max"]), noise_used=noise_used, how=m["units_from"],
+                                left_out=m.get("left_out_layers", ())):
+        typer.echo(f"  {line}")
+    typer.echo(f"  scale: {m.get('scale', 'absolute (as measured)')}; {len(model.layout.observables)} act statistics")
     typer.echo(f"{classifier} on {info['labelled_examples']} example(s) of {len(model.classes)} rules "
                f"({', '.join(model.classes)}); chosen {model.params}")
     for dropped in info["dropped_statistics"]:
