@@ -247,7 +247,9 @@ def test_backprop_rules_gradients_and_update_equal_tensorflow_autodiff(rule, arc
     assert len(ours) == len(reference) == len(model.trainable_variables)
     for g_ours, g_ref, v in zip(ours, reference, model.trainable_variables, strict=True):
         np.testing.assert_allclose(g_ours, g_ref, rtol=1e-4, atol=1e-6, err_msg=v.path)
-    # Adam divides by sqrt(v): where a gradient is float noise (~1e-9) the step of either path
-    # is any value up to the learning rate, so updates are compared to 2e-4 x learning rate
-    for mine, v in zip(stepped, model.trainable_variables, strict=True):
-        np.testing.assert_allclose(mine, v.numpy(), rtol=1e-4, atol=1e-5, err_msg=v.path)
+    # Adam's first step is lr g / (|g| + 1e-7): where a gradient is float noise, below the 1e-6 to
+    # which the two paths' gradients agree, its step has no determined size or sign; updates are
+    # compared wherever the gradient is determined, to 2e-4 x learning rate
+    for mine, v, g_ref in zip(stepped, model.trainable_variables, reference, strict=True):
+        determined = np.abs(g_ref) > 1e-6
+        np.testing.assert_allclose(mine[determined], v.numpy()[determined], rtol=1e-4, atol=1e-5, err_msg=v.path)
