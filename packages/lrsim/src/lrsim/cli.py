@@ -175,8 +175,8 @@ def sweep(
     resume: Annotated[bool, typer.Option(help="Finish a sweep in OUT: finished runs are skipped.")] = False,
     pin_workers: Annotated[bool, typer.Option(
         help="Pin each worker of a local cluster with one worker per usable core (the default count) to its core "
-        "(Linux): 2 workers ran the demo sweep about 4% faster. Turn off on a machine that other jobs share. Ignored with "
-        "--scheduler and with fewer workers than cores.")] = True,
+        "(Linux): 2 workers ran the demo sweep about 4% faster. Turn off on a machine that other jobs share. "
+        "Ignored with --scheduler and with fewer workers than cores.")] = True,
     dry_run: Annotated[bool, typer.Option(help="List the runs and exit.")] = False,
 ) -> None:
     """Run every run of a sweep file on Dask, then merge them into one dataset."""
