@@ -46,7 +46,7 @@ def test_a_sweep_recorded_with_units_is_matched_on_unit_responses_without_its_sm
         cwd=tmp_path)
     printed = run(bin_dir / "lrdecode", "fit", "sweep/dataset", "--match", "recording", "--noise", "0.2", "-c",
                   "logreg", "--splits", "2", "--out", "matched.skops", "-q", cwd=tmp_path)
-    assert "units 20 (simulated: 20, units.parquet (unit responses, subsampled after the fact))" in printed
+    assert "limits: 20 units -> 20 measured (units.parquet (unit responses, subsampled after the fact))" in printed
     assert "left out layers with fewer than 20 recorded units: fc4 (10 units, 6 runs)" in printed
     predicted = run(bin_dir / "lrdecode", "predict", "matched.skops", "recording", cwd=tmp_path)
     assert "animal recording:" in predicted
