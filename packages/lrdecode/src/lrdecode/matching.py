@@ -52,10 +52,12 @@ from lrdecode.decoding.features import build_features, choose_observables
 from lrdecode.decoding.model_selection import limited_threads
 from lrdecode.decoding.protocol import evaluate
 from lrdecode.decoding.scale import (
+    ABSOLUTE,
     REFERENCE,
     RELATIVE,
     SCALES,
     first_session_mean_square,
+    noise_shares,
     relative_noise,
     relative_scale,
 )
@@ -389,7 +391,7 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
     computed = [*chosen, REFERENCE] if relative and REFERENCE not in chosen else list(chosen)
     account: dict[str, Any] = {"n_units": limits.n_units, "noise_std": noise, "statistics": chosen, "span": list(span),
                                "recording_positions": limits.positions.tolist(),
-                               "scale": RELATIVE if relative else "absolute (as measured)"}
+                               "scale": RELATIVE if relative else ABSOLUTE}
     if relative:
         account["noise_relative"] = noise_relative
     if use_units:
@@ -462,10 +464,7 @@ def match_simulated(data: LoadedData, limits: RecordingLimits, *, noise: float, 
 def _relative_setting_noise(traj: ss.Trajectories, noise_std: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Each measurement setting's noise s.d. relative to its example's noise-free RMS response at the
     checkpoint of the first session (the measured mean square less the noise's share); inf when unknown."""
-    mean_square = traj.values[np.arange(len(first)), first, traj.observables.index(REFERENCE)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = noise_std / np.sqrt(mean_square - noise_std ** 2)
-    return np.where(np.isfinite(ratio) & (ratio >= 0), ratio, np.inf)
+    return noise_shares(noise_std, traj.values[np.arange(len(first)), first, traj.observables.index(REFERENCE)])
 
 
 def _warn_setting_gaps(units_used: np.ndarray, noise_used: np.ndarray, n_units: int, noise: float,

@@ -10,6 +10,7 @@ import typer
 
 from lrdecode.cli.options import Measure
 from lrdecode.cli.output import reporter
+from lrdecode.decoding.scale import ABSOLUTE
 from lrdecode.errors import DecodeError
 from lrdecode.limits import describe_limits
 
@@ -60,7 +61,7 @@ def describe_match(model: Any, classifier: str) -> None:
                                 units_used=(used["min"], used["max"]), noise_used=noise_used, how=m["units_from"],
                                 left_out=m.get("left_out_layers", ())):
         typer.echo(f"  {line}")
-    typer.echo(f"  scale: {m.get('scale', 'absolute (as measured)')}; {len(model.layout.observables)} act statistics")
+    typer.echo(f"  scale: {m.get('scale', ABSOLUTE)}; {len(model.layout.observables)} act statistics")
     typer.echo(f"{classifier} on {info['labelled_examples']} example(s) of {len(model.classes)} rules "
                f"({', '.join(model.classes)}); chosen {model.params}")
     for dropped in info["dropped_statistics"]:

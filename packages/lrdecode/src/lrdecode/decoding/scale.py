@@ -13,6 +13,7 @@ changes from there (its growth, its shape), in any unit.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import shared_schema as ss
 from lrdecode.errors import DecodeError
@@ -20,6 +21,7 @@ from shared_schema.statistics import scale_degree
 
 REFERENCE = "act.sq.mean"
 RELATIVE = "relative to the first session's RMS response"
+ABSOLUTE = "absolute (as measured)"
 SCALES = ("relative", "absolute")
 
 
@@ -51,11 +53,20 @@ def relative_scale(trajectories: ss.Trajectories) -> ss.Trajectories:
                            observables=trajectories.observables)
 
 
+def noise_shares(noise_std: ArrayLike, mean_square: ArrayLike) -> np.ndarray:
+    """Noise s.d. relative to the RMS of the noise-free responses (mean_square includes the noise);
+    inf where the noise is as large as the responses or the mean square is unknown."""
+    noise_std, mean_square = np.asarray(noise_std, dtype=float), np.asarray(mean_square, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = noise_std / np.sqrt(mean_square - noise_std ** 2)
+    return np.where(np.isfinite(ratio) & (ratio >= 0), ratio, np.inf)
+
+
 def relative_noise(noise_std: float, mean_square: float) -> float:
-    """Noise s.d. relative to the RMS of the noise-free responses (mean_square includes the noise)."""
-    clean = mean_square - noise_std ** 2
-    if not clean > 0:
+    """`noise_shares` of one noise level, refused when the noise is as large as the responses."""
+    share = float(noise_shares(noise_std, mean_square))
+    if not np.isfinite(share):
         raise DecodeError(f"the noise s.d. {noise_std:.4g} is as large as the responses' RMS "
                           f"{np.sqrt(mean_square):.4g} at the first session",
                           "check --noise (the s.d. of a single response across repeats of one stimulus)")
-    return float(noise_std / np.sqrt(clean))
+    return share
